@@ -1,0 +1,419 @@
+// metallb-ts native addon: the few system calls Node.js cannot make.
+//
+// - AF_PACKET sockets bound to one interface, with a classic BPF filter attached in the kernel, read through a
+//   libuv poll handle so the event loop never blocks (ARP responder, gratuitous ARP, raw frame tests);
+// - TCP_MD5SIG (RFC 2385) on a TCP socket, set before connect/listen (BGP passwords);
+// - a few socket options and interface facts (index, MAC, flags, MTU) that `os.networkInterfaces()` lacks.
+//
+// Every failing call throws a JS Error whose `code` is the errno name (ENODEV, EPERM, ...), `errno` the number and
+// `syscall` the call, like Node's own system errors. The TypeScript side turns them into tagged errors.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err, const std::string& detail = "") {
+  const char* name = strerrorname_np(err);
+  std::string message = std::string(syscall) + " failed: " + (name ? name : "E?") + " (" + strerror(err) + ")";
+  if (!detail.empty()) message += ": " + detail;
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  error.Set("errno", Napi::Number::New(env, err));
+  error.Set("syscall", Napi::String::New(env, syscall));
+  if (!detail.empty()) error.Set("detail", Napi::String::New(env, detail));
+  error.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowType(Napi::Env env, const std::string& message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, int64_t& out) {
+  if (info.Length() <= i || !info[i].IsNumber()) return false;
+  out = info[i].As<Napi::Number>().Int64Value();
+  return true;
+}
+
+// Parses an IPv4 or IPv6 literal into a sockaddr_storage. Returns the family or 0.
+int ParseAddress(const std::string& text, uint16_t port, sockaddr_storage& out, socklen_t& len) {
+  std::memset(&out, 0, sizeof out);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof(sockaddr_in);
+    return AF_INET;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+    return AF_INET6;
+  }
+  return 0;
+}
+
+// interfaceInfo(name) -> { index, mac: Buffer(6), flags, mtu }
+Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowType(env, "interfaceInfo(name): name must be a string");
+  std::string name = info[0].As<Napi::String>();
+  if (name.empty() || name.size() >= IFNAMSIZ) return ThrowErrno(env, "if_nametoindex", ENODEV, name);
+  unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return ThrowErrno(env, "if_nametoindex", errno, name);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, "socket", errno);
+  ifreq req{};
+  std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("index", Napi::Number::New(env, index));
+  if (ioctl(fd, SIOCGIFHWADDR, &req) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "ioctl(SIOCGIFHWADDR)", err, name);
+  }
+  result.Set("mac", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(req.ifr_hwaddr.sa_data), 6));
+  result.Set("hardwareType", Napi::Number::New(env, req.ifr_hwaddr.sa_family));
+  if (ioctl(fd, SIOCGIFFLAGS, &req) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "ioctl(SIOCGIFFLAGS)", err, name);
+  }
+  result.Set("flags", Napi::Number::New(env, static_cast<uint16_t>(req.ifr_flags)));
+  if (ioctl(fd, SIOCGIFMTU, &req) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "ioctl(SIOCGIFMTU)", err, name);
+  }
+  result.Set("mtu", Napi::Number::New(env, req.ifr_mtu));
+  close(fd);
+  return result;
+}
+
+// openPacket(ifname, ethertype, filter | null) -> { fd, index }
+// filter: flat array of [code, jt, jf, k] quadruples (classic BPF), attached before bind so no unfiltered frame
+// reaches the queue; frames queued between socket() and bind() (from other interfaces) are drained.
+Napi::Value OpenPacket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
+    return ThrowType(env, "openPacket(ifname, ethertype, filter): bad arguments");
+  std::string name = info[0].As<Napi::String>();
+  uint16_t ethertype = static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value());
+  if (name.empty() || name.size() >= IFNAMSIZ) return ThrowErrno(env, "if_nametoindex", ENODEV, name);
+  unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return ThrowErrno(env, "if_nametoindex", errno, name);
+
+  std::vector<sock_filter> program;
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array flat = info[2].As<Napi::Array>();
+    if (flat.Length() % 4 != 0 || flat.Length() == 0 || flat.Length() / 4 > BPF_MAXINSNS)
+      return ThrowType(env, "openPacket: filter must be a non-empty flat list of [code, jt, jf, k] quadruples");
+    for (uint32_t i = 0; i < flat.Length(); i += 4) {
+      sock_filter insn{};
+      insn.code = static_cast<uint16_t>(flat.Get(i).As<Napi::Number>().Uint32Value());
+      insn.jt = static_cast<uint8_t>(flat.Get(i + 1).As<Napi::Number>().Uint32Value());
+      insn.jf = static_cast<uint8_t>(flat.Get(i + 2).As<Napi::Number>().Uint32Value());
+      insn.k = flat.Get(i + 3).As<Napi::Number>().Uint32Value();
+      program.push_back(insn);
+    }
+  }
+
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ethertype));
+  if (fd < 0) return ThrowErrno(env, "socket(AF_PACKET)", errno, name);
+  if (!program.empty()) {
+    sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) {
+      int err = errno;
+      close(fd);
+      return ThrowErrno(env, "setsockopt(SO_ATTACH_FILTER)", err, name);
+    }
+  }
+  sockaddr_ll addr{};
+  addr.sll_family = AF_PACKET;
+  addr.sll_protocol = htons(ethertype);
+  addr.sll_ifindex = static_cast<int>(index);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "bind(AF_PACKET)", err, name);
+  }
+  uint8_t scratch[64];
+  while (recv(fd, scratch, sizeof scratch, MSG_DONTWAIT) >= 0) {
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("fd", Napi::Number::New(env, fd));
+  result.Set("index", Napi::Number::New(env, index));
+  return result;
+}
+
+// addPacketMembership(fd, ifindex, mac: Buffer(6)): make the NIC accept a multicast MAC (e.g. 33:33:ff:xx:xx:xx).
+Napi::Value AddPacketMembership(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, index;
+  if (!ArgInt(info, 0, fd) || !ArgInt(info, 1, index) || info.Length() < 3 || !info[2].IsBuffer())
+    return ThrowType(env, "addPacketMembership(fd, ifindex, mac): bad arguments");
+  auto mac = info[2].As<Napi::Buffer<uint8_t>>();
+  if (mac.Length() != 6) return ThrowType(env, "addPacketMembership: mac must be 6 bytes");
+  packet_mreq req{};
+  req.mr_ifindex = static_cast<int>(index);
+  req.mr_type = PACKET_MR_MULTICAST;
+  req.mr_alen = 6;
+  std::memcpy(req.mr_address, mac.Data(), 6);
+  bool add = info.Length() < 4 || info[3].ToBoolean().Value();
+  if (setsockopt(static_cast<int>(fd), SOL_PACKET, add ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, &req,
+                 sizeof req) < 0)
+    return ThrowErrno(env, add ? "setsockopt(PACKET_ADD_MEMBERSHIP)" : "setsockopt(PACKET_DROP_MEMBERSHIP)", errno);
+  return env.Undefined();
+}
+
+// sendFrame(fd, buffer) -> bytes written. The socket is bound to one interface, so send() needs no address.
+Napi::Value SendFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!ArgInt(info, 0, fd) || info.Length() < 2 || !info[1].IsBuffer())
+    return ThrowType(env, "sendFrame(fd, frame): bad arguments");
+  auto frame = info[1].As<Napi::Buffer<uint8_t>>();
+  ssize_t n = send(static_cast<int>(fd), frame.Data(), frame.Length(), MSG_DONTWAIT);
+  if (n < 0) return ThrowErrno(env, "send(AF_PACKET)", errno);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// closeFd(fd)
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!ArgInt(info, 0, fd)) return ThrowType(env, "closeFd(fd): fd must be a number");
+  if (close(static_cast<int>(fd)) < 0) return ThrowErrno(env, "close", errno);
+  return env.Undefined();
+}
+
+// PacketReader: polls an AF_PACKET fd with libuv and delivers every readable batch as one call
+// callback(frames: Buffer[], types: number[]) where types are sll_pkttype values (PACKET_HOST, PACKET_BROADCAST,
+// ...). Frames this host sent itself (PACKET_OUTGOING) are skipped. Batching keeps a flood from costing one JS
+// call per frame.
+class PacketReader : public Napi::ObjectWrap<PacketReader> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "PacketReader", {InstanceMethod("close", &PacketReader::Close)});
+  }
+
+  explicit PacketReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketReader>(info) {
+    Napi::Env env = info.Env();
+    int64_t fd;
+    if (!ArgInt(info, 0, fd) || info.Length() < 2 || !info[1].IsFunction()) {
+      ThrowType(env, "new PacketReader(fd, callback): bad arguments");
+      return;
+    }
+    fd_ = static_cast<int>(fd);
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    context_ = std::make_unique<Napi::AsyncContext>(env, "metallb.PacketReader");
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      Napi::Error::New(env, "PacketReader: no libuv loop").ThrowAsJavaScriptException();
+      return;
+    }
+    handle_ = new uv_poll_t;
+    handle_->data = this;
+    int rc = uv_poll_init(loop, handle_, fd_);
+    if (rc == 0) rc = uv_poll_start(handle_, UV_READABLE, &PacketReader::OnReadable);
+    if (rc != 0) {
+      delete handle_;
+      handle_ = nullptr;
+      ThrowErrno(env, "uv_poll_start", -rc);
+      return;
+    }
+    Ref();  // stay alive while polling, even if JS drops the object
+  }
+
+  ~PacketReader() override { Stop(); }
+
+ private:
+  static void OnReadable(uv_poll_t* handle, int status, int events) {
+    auto* self = static_cast<PacketReader*>(handle->data);
+    if (self == nullptr || self->handle_ == nullptr) return;
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    Napi::Array frames = Napi::Array::New(env);
+    Napi::Array types = Napi::Array::New(env);
+    uint32_t count = 0;
+    uint8_t buffer[65536];
+    // Bounded batch so one busy socket cannot starve the loop.
+    for (int i = 0; i < 256; i++) {
+      sockaddr_ll from{};
+      socklen_t fromLen = sizeof from;
+      ssize_t n = recvfrom(self->fd_, buffer, sizeof buffer, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from),
+                           &fromLen);
+      if (n < 0) break;
+      if (from.sll_pkttype == PACKET_OUTGOING) continue;
+      frames.Set(count, Napi::Buffer<uint8_t>::Copy(env, buffer, static_cast<size_t>(n)));
+      types.Set(count, Napi::Number::New(env, from.sll_pkttype));
+      count++;
+    }
+    if (count == 0) return;
+    std::vector<napi_value> args{frames, types};
+    self->callback_.MakeCallback(self->Value(), args, *self->context_);
+  }
+
+  void Stop() {
+    if (handle_ == nullptr) return;
+    uv_poll_stop(handle_);
+    handle_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    handle_ = nullptr;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr) {
+      Stop();
+      Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  int fd_ = -1;
+  uv_poll_t* handle_ = nullptr;
+  Napi::FunctionReference callback_;
+  std::unique_ptr<Napi::AsyncContext> context_;
+};
+
+// tcpSocket(family: 4 | 6) -> fd: a non-blocking TCP socket to hand to `new net.Socket({ fd })` or
+// `server.listen({ fd })` after options that must precede connect/listen (MD5, TTL, source address) are set.
+Napi::Value TcpSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t family;
+  if (!ArgInt(info, 0, family) || (family != 4 && family != 6))
+    return ThrowType(env, "tcpSocket(family): family must be 4 or 6");
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, "socket(SOCK_STREAM)", errno);
+  return Napi::Number::New(env, fd);
+}
+
+// bindAddress(fd, address, port): bind a socket from tcpSocket to a local address (BGP sourceAddress) or port.
+Napi::Value BindAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, port;
+  if (!ArgInt(info, 0, fd) || info.Length() < 3 || !info[1].IsString() || !ArgInt(info, 2, port))
+    return ThrowType(env, "bindAddress(fd, address, port): bad arguments");
+  std::string text = info[1].As<Napi::String>();
+  sockaddr_storage addr;
+  socklen_t len;
+  if (ParseAddress(text, static_cast<uint16_t>(port), addr, len) == 0)
+    return ThrowErrno(env, "inet_pton", EINVAL, text);
+  int one = 1;
+  setsockopt(static_cast<int>(fd), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&addr), len) < 0)
+    return ThrowErrno(env, "bind", errno, text);
+  return env.Undefined();
+}
+
+// setTcpMd5(fd, peerAddress, key: Buffer, prefixLength?) -> sets or (empty key) clears the RFC 2385 key for a peer
+// or, with a prefix length, for a whole peer prefix (TCP_MD5SIG_EXT), e.g. a listening socket for dynamic peers.
+Napi::Value SetTcpMd5(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!ArgInt(info, 0, fd) || info.Length() < 3 || !info[1].IsString() || !info[2].IsBuffer())
+    return ThrowType(env, "setTcpMd5(fd, peerAddress, key, prefixLength?): bad arguments");
+  std::string peer = info[1].As<Napi::String>();
+  auto key = info[2].As<Napi::Buffer<uint8_t>>();
+  if (key.Length() > TCP_MD5SIG_MAXKEYLEN)
+    return ThrowErrno(env, "setsockopt(TCP_MD5SIG)", EINVAL, "key longer than 80 bytes");
+  tcp_md5sig sig{};
+  socklen_t len;
+  if (ParseAddress(peer, 0, sig.tcpm_addr, len) == 0) return ThrowErrno(env, "inet_pton", EINVAL, peer);
+  sig.tcpm_keylen = static_cast<uint16_t>(key.Length());
+  std::memcpy(sig.tcpm_key, key.Data(), key.Length());
+  int option = TCP_MD5SIG;
+  int64_t prefix;
+  if (ArgInt(info, 3, prefix)) {
+    sig.tcpm_flags = TCP_MD5SIG_FLAG_PREFIX;
+    sig.tcpm_prefixlen = static_cast<uint8_t>(prefix);
+    option = TCP_MD5SIG_EXT;
+  }
+  if (setsockopt(static_cast<int>(fd), IPPROTO_TCP, option, &sig, sizeof sig) < 0)
+    return ThrowErrno(env, "setsockopt(TCP_MD5SIG)", errno, peer);
+  return env.Undefined();
+}
+
+// setSockOptInt(fd, level, name, value) / getSockOptInt(fd, level, name): integer socket options (IP_TTL,
+// IPV6_UNICAST_HOPS, IP_MINTTL, SO_RCVBUF, ...).
+Napi::Value SetSockOptInt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, level, name, value;
+  if (!ArgInt(info, 0, fd) || !ArgInt(info, 1, level) || !ArgInt(info, 2, name) || !ArgInt(info, 3, value))
+    return ThrowType(env, "setSockOptInt(fd, level, name, value): bad arguments");
+  int v = static_cast<int>(value);
+  if (setsockopt(static_cast<int>(fd), static_cast<int>(level), static_cast<int>(name), &v, sizeof v) < 0)
+    return ThrowErrno(env, "setsockopt", errno);
+  return env.Undefined();
+}
+
+Napi::Value GetSockOptInt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, level, name;
+  if (!ArgInt(info, 0, fd) || !ArgInt(info, 1, level) || !ArgInt(info, 2, name))
+    return ThrowType(env, "getSockOptInt(fd, level, name): bad arguments");
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (getsockopt(static_cast<int>(fd), static_cast<int>(level), static_cast<int>(name), &v, &len) < 0)
+    return ThrowErrno(env, "getsockopt", errno);
+  return Napi::Number::New(env, v);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("interfaceInfo", Napi::Function::New(env, InterfaceInfo));
+  exports.Set("openPacket", Napi::Function::New(env, OpenPacket));
+  exports.Set("addPacketMembership", Napi::Function::New(env, AddPacketMembership));
+  exports.Set("sendFrame", Napi::Function::New(env, SendFrame));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("PacketReader", PacketReader::Init(env));
+  exports.Set("tcpSocket", Napi::Function::New(env, TcpSocket));
+  exports.Set("bindAddress", Napi::Function::New(env, BindAddress));
+  exports.Set("setTcpMd5", Napi::Function::New(env, SetTcpMd5));
+  exports.Set("setSockOptInt", Napi::Function::New(env, SetSockOptInt));
+  exports.Set("getSockOptInt", Napi::Function::New(env, GetSockOptInt));
+  Napi::Object constants = Napi::Object::New(env);
+  constants.Set("IPPROTO_IP", Napi::Number::New(env, static_cast<double>(IPPROTO_IP)));
+  constants.Set("IPPROTO_IPV6", Napi::Number::New(env, static_cast<double>(IPPROTO_IPV6)));
+  constants.Set("IPPROTO_TCP", Napi::Number::New(env, static_cast<double>(IPPROTO_TCP)));
+  constants.Set("SOL_SOCKET", Napi::Number::New(env, static_cast<double>(SOL_SOCKET)));
+  constants.Set("IP_TTL", Napi::Number::New(env, static_cast<double>(IP_TTL)));
+  constants.Set("IP_MINTTL", Napi::Number::New(env, static_cast<double>(IP_MINTTL)));
+  constants.Set("IPV6_UNICAST_HOPS", Napi::Number::New(env, static_cast<double>(IPV6_UNICAST_HOPS)));
+  constants.Set("IPV6_MINHOPCOUNT", Napi::Number::New(env, static_cast<double>(73)));
+  constants.Set("SO_RCVBUF", Napi::Number::New(env, static_cast<double>(SO_RCVBUF)));
+  constants.Set("IFF_UP", Napi::Number::New(env, static_cast<double>(IFF_UP)));
+  constants.Set("IFF_BROADCAST", Napi::Number::New(env, static_cast<double>(IFF_BROADCAST)));
+  constants.Set("IFF_LOOPBACK", Napi::Number::New(env, static_cast<double>(IFF_LOOPBACK)));
+  constants.Set("IFF_NOARP", Napi::Number::New(env, static_cast<double>(IFF_NOARP)));
+  constants.Set("IFF_RUNNING", Napi::Number::New(env, static_cast<double>(IFF_RUNNING)));
+  constants.Set("PACKET_HOST", Napi::Number::New(env, static_cast<double>(PACKET_HOST)));
+  constants.Set("PACKET_BROADCAST", Napi::Number::New(env, static_cast<double>(PACKET_BROADCAST)));
+  constants.Set("PACKET_MULTICAST", Napi::Number::New(env, static_cast<double>(PACKET_MULTICAST)));
+  constants.Set("PACKET_OTHERHOST", Napi::Number::New(env, static_cast<double>(PACKET_OTHERHOST)));
+  exports.Set("constants", constants);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(metallb_native, Init)
