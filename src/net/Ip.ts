@@ -38,6 +38,16 @@ const parseV4Value = (text: string): bigint | undefined => {
   return value
 }
 
+const parseGroups = (s: string): Array<number> | undefined => {
+  if (s === "") return []
+  const out: Array<number> = []
+  for (const g of s.split(":")) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined
+    out.push(parseInt(g, 16))
+  }
+  return out
+}
+
 const parseV6Value = (input: string): bigint | undefined => {
   if (input.length === 0 || input.length > 45) return undefined
   let text = input
@@ -51,15 +61,6 @@ const parseV6Value = (input: string): bigint | undefined => {
   }
   const halves = text.split("::")
   if (halves.length > 2) return undefined
-  const parseGroups = (s: string): Array<number> | undefined => {
-    if (s === "") return []
-    const out: Array<number> = []
-    for (const g of s.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined
-      out.push(parseInt(g, 16))
-    }
-    return out
-  }
   const head = parseGroups(halves[0] ?? "")
   const back = halves.length === 2 ? parseGroups(halves[1] ?? "") : []
   if (head === undefined || back === undefined) return undefined
@@ -96,6 +97,8 @@ export const parseResult = (text: string): Result.Result<IpAddress, string> => {
 export const formatV4 = (value: bigint): string =>
   [24n, 16n, 8n, 0n].map((shift) => String(Number((value >> shift) & 0xffn))).join(".")
 
+const hexGroups = (gs: ReadonlyArray<number>): string => gs.map((g) => g.toString(16)).join(":")
+
 const formatV6 = (value: bigint): string => {
   const groups: Array<number> = []
   for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn))
@@ -115,9 +118,8 @@ const formatV6 = (value: bigint): string => {
     }
     i = j
   }
-  const hex = (gs: ReadonlyArray<number>) => gs.map((g) => g.toString(16)).join(":")
-  if (bestStart < 0) return hex(groups)
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`
+  if (bestStart < 0) return hexGroups(groups)
+  return `${hexGroups(groups.slice(0, bestStart))}::${hexGroups(groups.slice(bestStart + bestLength))}`
 }
 
 /** Canonical text: dotted quad, or RFC 5952 IPv6. */
