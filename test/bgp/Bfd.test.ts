@@ -1,0 +1,135 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Result } from "effect"
+import * as fc from "fast-check"
+import * as BfdFsm from "../../src/bgp/BfdFsm.ts"
+import * as BfdPacket from "../../src/bgp/BfdPacket.ts"
+
+const u32 = fc.integer({ min: 1, max: 0xffffffff })
+const packetArb: fc.Arbitrary<BfdPacket.BfdControlPacket> = fc.record({
+  version: fc.constant(1),
+  diag: fc.integer({ min: 0, max: 31 }),
+  state: fc.constantFrom<BfdPacket.BfdState>("AdminDown", "Down", "Init", "Up"),
+  poll: fc.boolean(),
+  final: fc.boolean(),
+  controlPlaneIndependent: fc.boolean(),
+  authenticationPresent: fc.constant(false),
+  demand: fc.boolean(),
+  multipoint: fc.constant(false),
+  detectMult: fc.integer({ min: 1, max: 255 }),
+  myDiscriminator: u32,
+  yourDiscriminator: fc.integer({ min: 0, max: 0xffffffff }),
+  desiredMinTxInterval: fc.integer({ min: 0, max: 0xffffffff }),
+  requiredMinRxInterval: fc.integer({ min: 0, max: 0xffffffff }),
+  requiredMinEchoRxInterval: fc.integer({ min: 0, max: 0xffffffff })
+})
+
+const config: BfdFsm.BfdConfig = { desiredMinTx: 100_000, requiredMinRx: 100_000, detectMult: 3, passive: false }
+
+describe("BfdPacket", () => {
+  it("decode∘encode = id", () => {
+    fc.assert(fc.property(packetArb, (p) => {
+      assert.deepStrictEqual(Result.getOrThrow(BfdPacket.decode(BfdPacket.encode(p))), p)
+    }), { numRuns: 1000 })
+  })
+
+  it("never throws on random bytes and names why it discards", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      const r = BfdPacket.decode(bytes)
+      if (Result.isFailure(r)) assert.isString(r.failure)
+    }), { numRuns: 5000 })
+  })
+
+  it("discards the invalid cases of RFC 5880 §6.8.6", () => {
+    const good = BfdPacket.encode(BfdFsm.packet(BfdFsm.make(config, 7), { final: false }))
+    const mutate = (f: (b: Uint8Array) => void) => {
+      const b = new Uint8Array(good)
+      f(b)
+      return BfdPacket.decode(b)
+    }
+    const reason = (r: Result.Result<unknown, string>) => (Result.isFailure(r) ? r.failure : "ok")
+    assert.strictEqual(reason(BfdPacket.decode(good.subarray(0, 20))), "too short")
+    assert.strictEqual(reason(mutate((b) => { b[0] = (2 << 5) })), "bad version")
+    assert.strictEqual(reason(mutate((b) => { b[3] = 30 })), "bad length field")
+    assert.strictEqual(reason(mutate((b) => { b[2] = 0 })), "zero detect multiplier")
+    assert.strictEqual(reason(mutate((b) => { b[1] = (b[1] ?? 0) | 1 })), "multipoint bit set")
+    assert.strictEqual(reason(mutate((b) => { b.fill(0, 4, 8) })), "zero my discriminator")
+    assert.strictEqual(reason(BfdPacket.decode(good)), "ok")
+  })
+})
+
+type Side = { s: BfdFsm.BfdSession }
+const send = (from: Side, to: Side, final = false) => BfdFsm.receive(to.s, BfdFsm.packet(from.s, { final }))
+
+describe("BfdFsm", () => {
+  it("comes up by the three-way handshake and then polls the fast rate in", () => {
+    const a: Side = { s: BfdFsm.make(config, 1) }
+    const b: Side = { s: BfdFsm.make(config, 2) }
+    assert.strictEqual(BfdFsm.transmitInterval(a.s), BfdFsm.slowInterval)
+    let r = send(a, b) // b: Down -> Init
+    b.s = r.session
+    assert.strictEqual(b.s.state, "Init")
+    r = send(b, a) // a: Down + remote Init -> Up
+    a.s = r.session
+    assert.isTrue(r.wentUp)
+    r = send(a, b) // b: Init + remote Up -> Up
+    b.s = r.session
+    assert.strictEqual(b.s.state, "Up")
+    // Both now advertise the fast rate inside a Poll sequence until the peer answers with Final.
+    assert.isTrue(a.s.polling)
+    assert.isTrue(BfdFsm.packet(a.s, { final: false }).poll)
+    r = send(a, b)
+    b.s = r.session
+    assert.strictEqual(r.sendNow, "final")
+    a.s = send(b, a, true).session
+    assert.isFalse(a.s.polling)
+    assert.strictEqual(BfdFsm.transmitInterval(a.s), 100_000)
+    assert.strictEqual(BfdFsm.detectionTime(a.s), 300_000)
+  })
+
+  it("goes Down with diag 1 when the detection time expires, and 3 when the peer says so", () => {
+    const a: Side = { s: BfdFsm.make(config, 1) }
+    const b: Side = { s: BfdFsm.make(config, 2) }
+    b.s = send(a, b).session
+    a.s = send(b, a).session
+    b.s = send(a, b).session
+    const expired = BfdFsm.detectionTimeExpired(a.s)
+    assert.isTrue(expired.wentDown)
+    assert.strictEqual(expired.session.localDiag, BfdPacket.Diag.ControlDetectionTimeExpired)
+    assert.strictEqual(expired.session.remoteDiscr, 0)
+    const told = BfdFsm.receive(b.s, BfdFsm.packet(BfdFsm.adminDown(a.s).session, { final: false }))
+    assert.isTrue(told.wentDown)
+    assert.strictEqual(told.session.localDiag, BfdPacket.Diag.NeighborSignaledSessionDown)
+  })
+
+  it("a passive session is silent until it hears the peer", () => {
+    const p = BfdFsm.make({ ...config, passive: true }, 9)
+    assert.isUndefined(BfdFsm.transmitInterval(p))
+    const heard = BfdFsm.receive(p, BfdFsm.packet(BfdFsm.make(config, 4), { final: false })).session
+    assert.strictEqual(BfdFsm.transmitInterval(heard), BfdFsm.slowInterval)
+  })
+
+  it("is only Up after hearing Init or Up from the peer, under any loss and order", () => {
+    const event = fc.constantFrom("a->b", "b->a", "expireA", "expireB", "drop")
+    fc.assert(fc.property(fc.array(event, { maxLength: 60 }), (events) => {
+      const a: Side = { s: BfdFsm.make(config, 1) }
+      const b: Side = { s: BfdFsm.make(config, 2) }
+      for (const e of events) {
+        const [to, r] = e === "a->b" ? [b, send(a, b)] : e === "b->a" ? [a, send(b, a)] :
+          e === "expireA" ? [a, BfdFsm.detectionTimeExpired(a.s)] : e === "expireB" ? [b, BfdFsm.detectionTimeExpired(b.s)] : [undefined, undefined]
+        if (to === undefined || r === undefined) continue
+        if (r.wentUp) assert.include(["Init", "Up"], r.session.remoteState)
+        to.s = r.session
+        assert.isFalse(r.wentUp && r.wentDown)
+      }
+    }), { numRuns: 2000 })
+  })
+
+  it("jitters the interval into 75–100 % (75–90 % with multiplier 1)", () => {
+    fc.assert(fc.property(fc.integer({ min: 10_000, max: 60_000_000 }), fc.double({ min: 0, max: 0.999999, noNaN: true }),
+      fc.integer({ min: 1, max: 255 }), (interval, random, mult) => {
+        const j = BfdFsm.jittered(interval, mult, random)
+        assert.isAtLeast(j, Math.floor(interval * 0.75))
+        assert.isAtMost(j, interval * (mult === 1 ? 0.9 : 1))
+      }))
+  })
+})
