@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Result } from "effect"
+import { Effect, Fiber, PubSub, Queue, Result, Stream, SubscriptionRef } from "effect"
+import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
+import * as Bfd from "../../src/bgp/Bfd.ts"
 import * as BfdFsm from "../../src/bgp/BfdFsm.ts"
 import * as BfdPacket from "../../src/bgp/BfdPacket.ts"
 
@@ -132,4 +134,61 @@ describe("BfdFsm", () => {
         assert.isAtMost(j, interval * (mult === 1 ? 0.9 : 1))
       }))
   })
+})
+
+
+// Two sessions joined by an in-memory link that can be cut.
+const pair = (cfg: BfdFsm.BfdConfig) =>
+  Effect.gen(function*() {
+    const link = { up: true, sent: 0 }
+    const inboxA = yield* Queue.unbounded<BfdPacket.BfdControlPacket>()
+    const inboxB = yield* Queue.unbounded<BfdPacket.BfdControlPacket>()
+    const deliver = (to: Queue.Queue<BfdPacket.BfdControlPacket>) => (bytes: Uint8Array) =>
+      Effect.sync(() => {
+        link.sent++
+        const decoded = BfdPacket.decode(bytes)
+        if (link.up && Result.isSuccess(decoded)) Queue.offerUnsafe(to, decoded.success)
+      })
+    const stateA = yield* SubscriptionRef.make<BfdPacket.BfdState>("Down")
+    const stateB = yield* SubscriptionRef.make<BfdPacket.BfdState>("Down")
+    const eventsA = yield* PubSub.unbounded<Bfd.BfdEvent>()
+    const downsA = yield* Stream.fromPubSub(eventsA).pipe(Stream.filter((e) => e._tag === "Down"), Stream.take(1),
+      Stream.runCollect, Effect.forkScoped)
+    const eventsB = yield* PubSub.unbounded<Bfd.BfdEvent>()
+    const fa = yield* Effect.forkScoped(Bfd.runSession("b", cfg, 11, { send: deliver(inboxB) }, inboxA, stateA, eventsA))
+    const fb = yield* Effect.forkScoped(Bfd.runSession("a", cfg, 22, { send: deliver(inboxA) }, inboxB, stateB, eventsB))
+    return { link, stateA, stateB, downsA, fa, fb }
+  })
+
+describe("Bfd session loop (TestClock)", () => {
+  it.effect("comes up, stays up, and detects a cut link within multiplier × interval", () =>
+    Effect.gen(function*() {
+      const p = yield* pair(config)
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual(yield* SubscriptionRef.get(p.stateA), "Up")
+      assert.strictEqual(yield* SubscriptionRef.get(p.stateB), "Up")
+      // Up for a while at the fast rate: ~10 packets per second each way after the poll sequence.
+      const before = p.link.sent
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(yield* SubscriptionRef.get(p.stateA), "Up")
+      assert.isAtLeast(p.link.sent - before, 2 * 10 * 10)
+      p.link.up = false
+      // The last packet arrived at most one interval (100 ms) before the cut: Down within [200, 300] ms.
+      yield* TestClock.adjust("150 millis")
+      assert.strictEqual(yield* SubscriptionRef.get(p.stateA), "Up")
+      yield* TestClock.adjust("160 millis")
+      assert.strictEqual(yield* SubscriptionRef.get(p.stateA), "Down")
+      const downs = yield* Fiber.join(p.downsA)
+      assert.strictEqual(downs.length, 1)
+    }))
+
+  it.effect("stopping one side sends AdminDown so the other goes down at once", () =>
+    Effect.gen(function*() {
+      const p = yield* pair(config)
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual(yield* SubscriptionRef.get(p.stateA), "Up")
+      yield* Fiber.interrupt(p.fb)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* SubscriptionRef.get(p.stateA), "Down")
+    }))
 })
