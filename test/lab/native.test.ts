@@ -1,0 +1,74 @@
+// The native addon against a real kernel: a veth pair in a namespace of our own. The socket code runs in a child
+// Node process started with `ip netns exec` (fixtures/native-probe.ts): a packet socket lives in the network
+// namespace of the process that opens it and Node has no setns(), so this is the only way in.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { fileURLToPath } from "node:url"
+import * as Netns from "../../src/testing/Netns.ts"
+import { labGate } from "./prerequisites.ts"
+
+const probe = fileURLToPath(new URL("fixtures/native-probe.ts", import.meta.url))
+
+/** A namespace with veth0 <-> veth1, the probe run in it for `scenario`, its JSON answer. */
+const runProbe = <A>(scenario: string): Effect.Effect<A, Netns.LabError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const lab = yield* Netns.make()
+    const ns = yield* lab.addNamespace("nat")
+    yield* lab.link({ ns, iface: "veth0" }, { ns, iface: "veth1" })
+    const result = yield* lab.exec(ns, [process.execPath, probe, scenario, "veth0", "veth1"])
+    const last = result.stdout.trim().split("\n").at(-1) ?? ""
+    return JSON.parse(last) as A
+  }))
+
+const gate = labGate(["ip"])
+
+describe.skipIf(gate.skip)("native addon in a namespace", () => {
+  it("has its prerequisites", () => {
+    assert.isUndefined(gate.problem, gate.problem)
+  })
+
+  it.live("sends a frame on one end of a veth pair and receives it on the other; a rejecting filter hides it", () =>
+    Effect.gen(function*() {
+      const out = yield* runProbe<{
+        sent: string
+        written: number
+        plain: Array<{ hex: string; type: number }>
+        filtered: Array<unknown>
+        PACKET_HOST: number
+      }>("roundtrip")
+      assert.strictEqual(out.written, out.sent.length / 2)
+      assert.deepStrictEqual(out.plain, [{ hex: out.sent, type: out.PACKET_HOST }])
+      assert.deepStrictEqual(out.filtered, [])
+    }))
+
+  it.live("receives through libuv without blocking the event loop", () =>
+    Effect.gen(function*() {
+      const out = yield* runProbe<{ ticks: number; maxDelayMs: number; received: number }>("eventloop")
+      assert.strictEqual(out.received, 1)
+      // 10 ms timer over ~550 ms: a blocked loop would show a handful of ticks and a delay of the whole wait.
+      assert.isAtLeast(out.ticks, 40)
+      assert.isBelow(out.maxDelayMs, 100)
+    }))
+
+  it.live("opens and closes 100 sockets and readers without leaking file descriptors", () =>
+    Effect.gen(function*() {
+      const out = yield* runProbe<{ before: number; after: number; maxOpen: number }>("fds")
+      assert.strictEqual(out.after, out.before)
+      assert.strictEqual(out.maxOpen, out.before + 1) // the loop really held one socket open at a time
+    }))
+
+  it.live("names a missing interface ENODEV", () =>
+    Effect.gen(function*() {
+      const out = yield* runProbe<{ tag: string; code: string; message: string }>("enodev")
+      assert.strictEqual(out.tag, "NativeError")
+      assert.strictEqual(out.code, "ENODEV")
+      assert.include(out.message, "nope0")
+    }))
+
+  it.live("the kernel runs the layer2 BPF programs: ARP requests only, Neighbor Solicitations only", () =>
+    Effect.gen(function*() {
+      const out = yield* runProbe<{ arp: Array<string>; ns: Array<string> }>("bpf")
+      assert.deepStrictEqual(out.arp, ["arpRequest"])
+      assert.deepStrictEqual(out.ns, ["neighborSolicitation"])
+    }))
+})
