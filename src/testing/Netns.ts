@@ -141,9 +141,9 @@ export const nsExec: Lab["exec"] = (namespace, argv, options) =>
 export const missingTools = (names: ReadonlyArray<string>): ReadonlyArray<string> => {
   const dirs = (process.env.PATH ?? "").split(delimiter).concat(["/usr/sbin", "/sbin"])
   return names.filter((name) =>
-    !dirs.some((dir) => {
+    !(name.startsWith("/") ? [""] : dirs).some((dir) => {
       try {
-        accessSync(join(dir, name), fsConstants.X_OK)
+        accessSync(dir === "" ? name : join(dir, name), fsConstants.X_OK)
         return true
       } catch {
         return false
