@@ -250,7 +250,14 @@ export type FsmAction =
     readonly internal: boolean
   }
   /** Leaving Established: delete all routes learned on this connection. */
-  | { readonly _tag: "SessionDown"; readonly event: EventTag; readonly sent: Notification | undefined }
+  | {
+    readonly _tag: "SessionDown"
+    readonly event: EventTag
+    /** The NOTIFICATION we sent, if any. */
+    readonly sent: Notification | undefined
+    /** The NOTIFICATION the peer sent, if that is why the session went down. */
+    readonly received: Notification | undefined
+  }
   /** Release the per-connection BGP resources (everything but the configuration). */
   | { readonly _tag: "ReleaseResources" }
   /** An event arrived that the configured attributes do not allow (RFC 4271 §8.1.2: "log an FSM error"). */
@@ -357,7 +364,10 @@ const toIdle = (s: FsmState, e: FsmEvent, options: IdleOptions): Result => {
   const actions: Array<FsmAction> = []
   if (options.notify !== undefined) actions.push(send(options.notify))
   actions.push(...stopIfRunning(s, ...timerNames))
-  if (s.name === "Established") actions.push({ _tag: "SessionDown", event: e._tag, sent: options.notify })
+  if (s.name === "Established") {
+    const received = e._tag === "NotifMsg" || e._tag === "NotifMsgVerErr" ? e.notification : undefined
+    actions.push({ _tag: "SessionDown", event: e._tag, sent: options.notify, received })
+  }
   actions.push({ _tag: "ReleaseResources" }, { _tag: "DropTcpConnection" })
   const counter = options.counter === "zero"
     ? 0

@@ -6,6 +6,7 @@
  * - `arbFsmEvent(config)`: any event, with OPENs biased towards ones the configuration accepts.
  * - `arbFsmTrace(config)`: event sequences that often walk the happy path to Established, mixed with random events.
  * - `arbReachableState(config)`: a state reached from `initial(config)` by such a trace.
+ * - `arbFsmState`: a reachable state under a random configuration.
  * - `arbAnyState`: structurally valid but possibly unreachable states (for totality checks).
  */
 import * as fc from "fast-check"
@@ -184,7 +185,7 @@ export const arbReachableState = (config: FsmConfig): fc.Arbitrary<FsmState> =>
   arbFsmTrace(config).map((events) => run(initial(config), events)[0])
 
 /** A configuration and a state reachable under it. */
-export const arbConfigAndState: fc.Arbitrary<FsmState> = arbFsmConfig.chain(arbReachableState)
+export const arbFsmState: fc.Arbitrary<FsmState> = arbFsmConfig.chain(arbReachableState)
 
 /** Structurally valid states in any combination of fields, reachable or not: for totality and robustness tests. */
 export const arbAnyState: fc.Arbitrary<FsmState> = fc

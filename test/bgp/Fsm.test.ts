@@ -19,7 +19,7 @@ import {
 } from "../../src/bgp/Fsm.ts"
 import {
   arbAnyState,
-  arbConfigAndState,
+  arbFsmState,
   arbFsmConfig,
   arbFsmEvent,
   arbFsmTrace
@@ -46,7 +46,7 @@ const expired = (s: FsmState, e: FsmEvent): FsmState["running"] => {
 
 /** A state (reachable under some configuration) with the given name, and an event with the given tag for it. */
 const pairArb = (name: FsmState["name"], tag: FsmEvent["_tag"]) =>
-  arbConfigAndState
+  arbFsmState
     .filter((s) => s.name === name)
     .chain((s) => fc.tuple(fc.constant(s), arbFsmEvent(s.config).filter((e) => e._tag === tag)))
 
@@ -78,7 +78,7 @@ describe("Fsm.step against the RFC 4271 §8.2.2 table", () => {
             const [next, actions] = step(s, e)
             assert.deepStrictEqual(mismatches(s, e, next, actions), [])
           }),
-          { numRuns: 25 }
+          { numRuns: 40 }
         )
       })
     }
@@ -308,6 +308,14 @@ describe("Fsm examples", () => {
       "ReleaseResources",
       "DropTcpConnection"
     ])
+    assert.deepInclude(actions.find((a) => a._tag === "SessionDown"), {
+      event: "HoldTimerExpires",
+      sent: { code: 4, subcode: 0, data: new Uint8Array(0) },
+      received: undefined
+    })
+    const cease = { code: 6, subcode: 2, data: new Uint8Array(0) }
+    const [, byPeer] = step(up, notificationEvent(cease))
+    assert.deepInclude(byPeer.find((a) => a._tag === "SessionDown"), { sent: undefined, received: cease })
     assert.isUndefined(s.peer)
     assert.strictEqual(s.holdTime, config.holdTime)
   })
