@@ -296,10 +296,11 @@ export const checkOpen = (config: FsmConfig, open: PeerOpen): Notification | und
   if (open.bgpId === 0 || (open.bgpId === config.localBgpId && open.asn === config.localAsn)) {
     return notification(ErrorCode.OpenMessage, OpenSubcode.BadBgpIdentifier)
   }
-  // RFC 4271 §6.2: "An implementation MUST reject Hold Time values of one or two seconds."
-  if (open.holdTime === 1 || open.holdTime === 2) {
-    const data = new Uint8Array([(open.holdTime >> 8) & 0xff, open.holdTime & 0xff])
-    return notification(ErrorCode.OpenMessage, OpenSubcode.UnacceptableHoldTime, data)
+  // RFC 4271 §6.2: "An implementation MUST reject Hold Time values of one or two seconds." Values outside the
+  // 16-bit field cannot come from the wire; refusing them keeps every timer duration finite and non-negative.
+  const h = open.holdTime
+  if (h === 1 || h === 2 || !Number.isInteger(h) || h < 0 || h > 0xffff) {
+    return notification(ErrorCode.OpenMessage, OpenSubcode.UnacceptableHoldTime)
   }
   return undefined
 }

@@ -206,7 +206,8 @@ describe("Fsm examples", () => {
       assert.strictEqual(s.name, "Idle")
       assert.strictEqual(s.connectRetryCounter, 1)
       const n = actions.find((a) => a._tag === "SendNotification")
-      assert.deepStrictEqual(n, { _tag: "SendNotification", code: 2, subcode: 6, data: new Uint8Array([0, holdTime]) })
+      // §6: the Data field is empty unless the RFC says otherwise, and §6.2 says nothing for this subcode.
+      assert.deepStrictEqual(n, { _tag: "SendNotification", code: 2, subcode: 6, data: new Uint8Array(0) })
     }
   })
 
@@ -214,6 +215,9 @@ describe("Fsm examples", () => {
     assert.strictEqual(checkOpen(config, { ...open, asn: 65000 })?.subcode, 2)
     assert.strictEqual(checkOpen(config, { ...open, bgpId: 0 })?.subcode, 3)
     assert.isUndefined(checkOpen(config, open))
+    assert.strictEqual(checkOpen(config, { ...open, holdTime: Number.NaN })?.subcode, 6)
+    assert.strictEqual(checkOpen(config, { ...open, holdTime: 65536 })?.subcode, 6)
+    assert.isUndefined(checkOpen(config, { ...open, holdTime: 0 }))
     const ibgp = makeConfig({ localAsn: 64512, localBgpId: 7, peerAsn: "internal" })
     assert.strictEqual(checkOpen(ibgp, { ...open, asn: 64512, bgpId: 7 })?.subcode, 3)
     assert.isUndefined(checkOpen(ibgp, { ...open, asn: 64512, bgpId: 8 }))
