@@ -23,7 +23,7 @@ export const hashKey = (node: string, ip: string): Buffer => createHash("sha256"
 export const rank = (ip: string, candidates: ReadonlyArray<Candidate>): Array<Candidate> =>
   candidates
     .map((candidate) => ({ candidate, hash: hashKey(candidate.node, ip) }))
-    .sort((a, b) =>
+    .toSorted((a, b) =>
       b.candidate.weight - a.candidate.weight ||
       Buffer.compare(a.hash, b.hash) ||
       (a.candidate.node < b.candidate.node ? -1 : a.candidate.node > b.candidate.node ? 1 : 0))

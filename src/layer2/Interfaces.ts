@@ -45,7 +45,7 @@ export const scan = (excluded: ReadonlyArray<string> = defaultExcluded): Effect.
     const addresses = networkInterfaces()
     const names = existsSync(sys) ? readdirSync(sys) : []
     const result: Array<InterfaceState> = []
-    for (const name of names.sort()) {
+    for (const name of names.toSorted()) {
       if (exclude?.test(name) === true) continue
       if (existsSync(`${sys}/${name}/master`)) continue
       const facts = yield* Native.interfaceInfo(name).pipe(Effect.option)

@@ -73,6 +73,11 @@ const membershipSocket = (iface: string) =>
     (socket) => Effect.sync(() => void socket.close())
   )
 
+const groupOf = (ip: string) => {
+  const bytes = Address.parseIpv6(ip)
+  return Result.isFailure(bytes) ? undefined : Address.solicitedNodeAddress(bytes.success)
+}
+
 /** An NDP responder also manages the multicast groups of the IPs it answers for. */
 export interface NdpInterfaceResponder extends InterfaceResponder {
   /** Joins the solicited-node group of `ip` (refcounted: IPs can share a group). */
@@ -129,10 +134,6 @@ export class NdpResponder extends Context.Service<NdpResponder, {
           )
         })
 
-        const groupOf = (ip: string) => {
-          const bytes = Address.parseIpv6(ip)
-          return Result.isFailure(bytes) ? undefined : Address.solicitedNodeAddress(bytes.success)
-        }
         const setMembership = (ip: string, join: boolean) =>
           Effect.suspend(() => {
             const group = groupOf(ip)

@@ -27,6 +27,8 @@ const packetArb: fc.Arbitrary<BfdPacket.BfdControlPacket> = fc.record({
 
 const config: BfdFsm.BfdConfig = { desiredMinTx: 100_000, requiredMinRx: 100_000, detectMult: 3, passive: false }
 
+const reason = (r: Result.Result<unknown, string>) => (Result.isFailure(r) ? r.failure : "ok")
+
 describe("BfdPacket", () => {
   it("decode∘encode = id", () => {
     fc.assert(fc.property(packetArb, (p) => {
@@ -48,7 +50,6 @@ describe("BfdPacket", () => {
       f(b)
       return BfdPacket.decode(b)
     }
-    const reason = (r: Result.Result<unknown, string>) => (Result.isFailure(r) ? r.failure : "ok")
     assert.strictEqual(reason(BfdPacket.decode(good.subarray(0, 20))), "too short")
     assert.strictEqual(reason(mutate((b) => { b[0] = (2 << 5) })), "bad version")
     assert.strictEqual(reason(mutate((b) => { b[3] = 30 })), "bad length field")

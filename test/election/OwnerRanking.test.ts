@@ -14,7 +14,7 @@ describe("OwnerRanking", () => {
   it("matches MetalLB's definition on a known case", () => {
     // sha256("node3#192.0.2.200") etc., computed independently.
     const nodes = ["node3", "node4", "node5"]
-    const expected = [...nodes].sort((a, b) =>
+    const expected = nodes.toSorted((a, b) =>
       Buffer.compare(createHash("sha256").update(`${a}#192.0.2.200`).digest(),
         createHash("sha256").update(`${b}#192.0.2.200`).digest()))
     const ranked = OwnerRanking.rank("192.0.2.200", nodes.map((node) => ({ node, weight: 0 }))).map((c) => c.node)

@@ -30,14 +30,15 @@ const bfddConf = `bfd
  exit
 exit`
 
+const frrPeer = (frr: Routers.Frr) =>
+  frr.json<ReadonlyArray<FrrBfdPeer>>("show bfd peers", "bfdd").pipe(Effect.map((ps) => ps.find((p) => p.peer === "192.0.2.11")))
+
 const setup = Effect.gen(function*() {
   const lab = yield* Netns.make()
   const hosts = yield* lab.lan({ rtr: 1, n1: 11 })
   const frr = yield* Routers.startFrr(lab, hosts.rtr.ns, { bgpd: "", bfdd: bfddConf })
-  const peer = (frr: Routers.Frr) =>
-    frr.json<ReadonlyArray<FrrBfdPeer>>("show bfd peers", "bfdd").pipe(Effect.map((ps) => ps.find((p) => p.peer === "192.0.2.11")))
   const speaker = yield* lab.spawn(hosts.n1.ns, [process.execPath, fixture, "192.0.2.1", "192.0.2.11", "100", "3"], { name: "bfd-peer" })
-  return { lab, hosts, frr, peer: peer(frr), speaker }
+  return { lab, hosts, frr, peer: frrPeer(frr), speaker }
 })
 
 const waitFor = <A>(what: string, check: Effect.Effect<A | undefined, Netns.LabError>, timeout: Duration.Input = "10 seconds") =>
