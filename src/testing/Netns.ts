@@ -207,6 +207,9 @@ const installHooks = () => {
   })
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     process.once(signal, () => {
+      // Someone else handles the signal (a program's graceful shutdown closes our scope, and the exit hook above
+      // is the safety net): do not cut it short. Otherwise behave like the default action, minus the leftovers.
+      if (process.listenerCount(signal) > 0) return
       for (const state of live) teardownSync(state, process.env.LAB_KEEP === "1")
       process.exit(code)
     })
