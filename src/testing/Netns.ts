@@ -207,6 +207,9 @@ const installHooks = () => {
   })
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     process.once(signal, () => {
+      // Someone else handles the signal (a program's graceful shutdown closes our scope, and the exit hook above
+      // is the safety net): do not cut it short. Otherwise behave like the default action, minus the leftovers.
+      if (process.listenerCount(signal) > 0) return
       for (const state of live) teardownSync(state, process.env.LAB_KEEP === "1")
       process.exit(code)
     })
@@ -288,10 +291,10 @@ export const make = (options?: { readonly prefix?: string }): Effect.Effect<Lab,
 
     const link: Lab["link"] = (a, b) =>
       Effect.gen(function*() {
-        yield* runOk(["ip", "-n", a.ns, "link", "add", a.iface, "type", "veth", "peer", "name", b.iface, "netns", b.ns])
+        yield* runOk(["ip", "-n", a.ns, "link", "add", "name", a.iface, "type", "veth", "peer", "name", b.iface, "netns", b.ns])
         for (const end of [a, b]) {
           yield* quietIpv6(end.ns, end.iface)
-          yield* runOk(["ip", "-n", end.ns, "link", "set", end.iface, "up"])
+          yield* runOk(["ip", "-n", end.ns, "link", "set", "dev", end.iface, "up"])
         }
       })
 
@@ -304,8 +307,9 @@ export const make = (options?: { readonly prefix?: string }): Effect.Effect<Lab,
         for (const [name, n] of Object.entries<number>(hosts)) {
           const host = yield* addNamespace(name)
           const mac = hostMac(n)
-          yield* runOk(["ip", "-n", sw, "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", host])
-          yield* runOk(["ip", "-n", sw, "link", "set", name, "master", "br0", "up"])
+          // `name` keyword: a bare host name like "a" would parse as an abbreviation of "address".
+          yield* runOk(["ip", "-n", sw, "link", "add", "name", name, "type", "veth", "peer", "name", "eth0", "netns", host])
+          yield* runOk(["ip", "-n", sw, "link", "set", "dev", name, "master", "br0", "up"])
           yield* runOk(["ip", "-n", host, "link", "set", "eth0", "address", mac])
           // Before link up, so the link-local address is usable at once.
           yield* quietIpv6(host, "eth0")

@@ -71,4 +71,10 @@ describe.skipIf(gate.skip)("native addon in a namespace", () => {
       assert.deepStrictEqual(out.arp, ["arpRequest"])
       assert.deepStrictEqual(out.ns, ["neighborSolicitation"])
     }))
+
+  it.live("a VLAN-tagged ARP request reaches the ARP filter with its tag already stripped by the kernel", () =>
+    Effect.gen(function*() {
+      const out = yield* runProbe<{ untagged: string; received: Array<{ hex: string; type: number }>; PACKET_OTHERHOST: number }>("vlan")
+      assert.deepStrictEqual(out.received, [{ hex: out.untagged, type: out.PACKET_OTHERHOST }])
+    }))
 })
