@@ -1,10 +1,27 @@
 import { defineConfig } from "vitest/config"
 
+// Two projects: unit suites run in parallel; lab suites (network namespaces, real routers, timing assertions) run
+// one file at a time so that on a 2-core machine they never compete with each other for the CPU.
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // Lab suites create network namespaces and start routers: give them room, keep unit tests snappy.
-    testTimeout: 30_000,
-    hookTimeout: 60_000
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/lab/**"],
+          testTimeout: 30_000
+        }
+      },
+      {
+        test: {
+          name: "lab",
+          include: ["test/lab/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000
+        }
+      }
+    ]
   }
 })
