@@ -16,7 +16,7 @@ export type ConfigurationResult = typeof ConfigurationResult.Type
 export const Condition = Schema.Struct({
   type: Schema.String.check(
     Schema.isMaxLength(316),
-    Schema.isPattern(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+    Schema.isPattern(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/u)
   ).annotate({ description: "type of condition in CamelCase or in foo.example.com/CamelCase." }),
   status: Schema.Literals(["True", "False", "Unknown"]).annotate({ description: "status of the condition, one of True, False, Unknown." }),
   observedGeneration: Schema.optionalKey(
@@ -31,7 +31,7 @@ export const Condition = Schema.Struct({
   reason: Schema.String.check(
     Schema.isMinLength(1),
     Schema.isMaxLength(1024),
-    Schema.isPattern(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+    Schema.isPattern(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/u)
   ).annotate({
     description:
       "reason contains a programmatic identifier indicating the reason for the condition's last transition."
