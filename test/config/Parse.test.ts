@@ -508,15 +508,13 @@ const cases: ReadonlyArray<Case> = [
 ]
 
 describe("parseConfig errors", () => {
-  for (const c of cases) {
-    it(c.title, () => {
+  it.each(cases)("$title", (c) => {
       const errors = parseErrors(c.input)
       const found = errors.find((e) => e.kind === c.kind && e.name === c.name && formatPath(e.path) === c.path)
       assert.isDefined(found, `no ${c.kind} ${c.name} ${c.path} error among:\n${errors.map((e) => e.message).join("\n")}`)
       assert.strictEqual(found?.reason, c.reason)
       assert.strictEqual(found?.transient, c.transient ?? false)
-    })
-  }
+  })
 
   it("reports every error of every object at once", () => {
     const errors = parseErrors({
@@ -548,6 +546,8 @@ describe("parseConfig errors", () => {
     assert.strictEqual(error?.message, `BGPPeer "p" spec.peerAddress: invalid BGPPeer address "x"`)
   })
 })
+
+const adsOf = (input: ConfigInput) => parseOk(input).config.pools[0]?.bgpAdvertisements.length
 
 describe("parseConfig results", () => {
   it("applies defaults and resolves a pool", () => {
@@ -633,22 +633,24 @@ describe("parseConfig results", () => {
   })
 
   it("accepts localPref differences when aggregation, peers or nodes differ", () => {
-    parseOk({
+    assert.strictEqual(adsOf({
       ipAddressPools: [pool("a", { addresses: ["192.0.2.0/24"] })],
-      bgpAdvertisements: [bgpAd("a1", { localPref: 100 }), bgpAd("a2", { localPref: 200, aggregationLength: 24 })]
-    })
-    parseOk({
+      bgpAdvertisements: [bgpAd("a1", { localPref: 100 }), bgpAd("a2", { localPref: 200, aggregationLength: 24 })],
+      nodes: [node("n1")]
+    }), 2)
+    assert.strictEqual(adsOf({
       ipAddressPools: [pool("a", { addresses: ["192.0.2.0/24"] })],
-      bgpAdvertisements: [bgpAd("a1", { localPref: 100, peers: ["x"] }), bgpAd("a2", { localPref: 200, peers: ["y"] })]
-    })
-    parseOk({
+      bgpAdvertisements: [bgpAd("a1", { localPref: 100, peers: ["x"] }), bgpAd("a2", { localPref: 200, peers: ["y"] })],
+      nodes: [node("n1")]
+    }), 2)
+    assert.strictEqual(adsOf({
       ipAddressPools: [pool("a", { addresses: ["192.0.2.0/24"] })],
       bgpAdvertisements: [
         bgpAd("a1", { localPref: 100, nodeSelectors: [{ matchLabels: { r: "1" } }] }),
         bgpAd("a2", { localPref: 200, nodeSelectors: [{ matchLabels: { r: "2" } }] })
       ],
       nodes: [node("n1", { r: "1" }), node("n2", { r: "2" })]
-    })
+    }), 2)
   })
 
   it("resolves a peer: defaults, timers, password from a Secret, nodes", () => {
@@ -684,13 +686,14 @@ describe("parseConfig results", () => {
   })
 
   it("allows two peers with one address when their nodes are disjoint", () => {
-    parseOk({
+    const { config } = parseOk({
       bgpPeers: [
         peer("a", peerSpec({ nodeSelectors: [{ matchLabels: { rack: "1" } }] })),
         peer("b", peerSpec({ nodeSelectors: [{ matchLabels: { rack: "2" } }] }))
       ],
       nodes: [node("n1", { rack: "1" }), node("n2", { rack: "2" })]
     })
+    assert.deepStrictEqual(config.peers.map((p) => p.nodes), [["n1"], ["n2"]])
   })
 
   it("accepts v1beta1 peers and converts them", () => {
@@ -721,9 +724,9 @@ describe("parseConfig results", () => {
       nodes: [node("n2"), node("n1")]
     }
     const reversed = {
-      ipAddressPools: [...objects.ipAddressPools].reverse(),
-      l2Advertisements: [...objects.l2Advertisements].reverse(),
-      nodes: [...objects.nodes].reverse()
+      ipAddressPools: [...objects.ipAddressPools].toReversed(),
+      l2Advertisements: [...objects.l2Advertisements].toReversed(),
+      nodes: [...objects.nodes].toReversed()
     }
     const one = parseOk(objects).config
     const two = parseOk(reversed).config
