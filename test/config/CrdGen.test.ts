@@ -41,6 +41,8 @@ const at = (schema: Node, path: ReadonlyArray<string>): Node => {
   return node
 }
 
+const rules = (node: Node) => (node["x-kubernetes-validations"] as ReadonlyArray<{ message: string }>).map((r) => r.message)
+
 describe("CrdGen", () => {
   it("the committed manifests/crds match the Schemas (run `npm run gen` after changing a Schema)", () => {
     const files = crdFiles()
@@ -107,7 +109,6 @@ describe("CrdGen", () => {
   })
 
   it("carries MetalLB's CEL rules", () => {
-    const rules = (node: Node) => (node["x-kubernetes-validations"] as ReadonlyArray<{ message: string }>).map((r) => r.message)
     const peer = versionSchema("BGPPeer", "v1beta2")
     assert.deepStrictEqual(rules(at(peer, ["spec", "enableGracefulRestart"])), ["EnableGracefulRestart cannot be changed after creation"])
     assert.deepStrictEqual(rules(at(peer, ["spec", "connectTime"])), [
@@ -129,7 +130,7 @@ describe("CrdGen", () => {
       ["v1beta1", true, false, true, "v1beta1 is deprecated, please use v1beta2"]
     )
     assert.deepStrictEqual([v2?.["name"], v2?.["served"], v2?.["storage"]], ["v1beta2", true, true])
-    const columns = (v2?.["additionalPrinterColumns"] as ReadonlyArray<Node>).map((c) => c["name"])
+    const columns = ((v2?.["additionalPrinterColumns"] ?? []) as ReadonlyArray<Node>).map((c) => c["name"])
     assert.deepStrictEqual(columns, ["Address", "ASN", "BFD Profile", "Multi Hops"])
   })
 })
