@@ -514,25 +514,49 @@ const parsePools = (report: Report, pools: ReadonlyArray<IPAddressPool>, facts: 
   return out
 }
 
+/** The part L2 and BGP advertisements share: which pools, which nodes, which services. */
+interface AdvertisementSpec {
+  readonly ipAddressPools?: ReadonlyArray<string>
+  readonly ipAddressPoolSelectors?: ReadonlyArray<LabelSelector.LabelSelector>
+  readonly nodeSelectors?: ReadonlyArray<LabelSelector.LabelSelector>
+  readonly serviceSelectors?: ReadonlyArray<LabelSelector.LabelSelector>
+}
+
+interface AdvertisementScope {
+  readonly poolSelectors: ReadonlyArray<LabelSelector.Selector>
+  /** Nodes allowed to announce, sorted. */
+  readonly nodes: Array<string>
+  /** Sorted by string form. */
+  readonly serviceSelectors: Array<LabelSelector.Selector>
+}
+
+const parseScope = (report: Report, kind: string, name: string, s: AdvertisementSpec, facts: Facts): AdvertisementScope => {
+  checkUnique(report, kind, name, ["spec", "ipAddressPools"], s.ipAddressPools, "ipAddressPools")
+  const poolSelectors = parseSelectors(report, kind, name, ["spec", "ipAddressPoolSelectors"], s.ipAddressPoolSelectors, "ipAddressPoolSelectors")
+  const nodeSelectors = parseSelectors(report, kind, name, ["spec", "nodeSelectors"], s.nodeSelectors, "nodeSelectors")
+  const serviceSelectors = parseSelectors(report, kind, name, ["spec", "serviceSelectors"], s.serviceSelectors, "serviceSelectors")
+  return { poolSelectors, nodes: selectNames(facts.nodes, nodeSelectors), serviceSelectors: serviceSelectors.toSorted(bySelectorString) }
+}
+
 /** The pools an advertisement applies to: named ∪ selected; neither given = every pool. Unknown names warned. */
 const selectPools = (
   report: Report,
   kind: string,
   name: string,
   drafts: ReadonlyArray<PoolDraft>,
-  names: ReadonlyArray<string> | undefined,
-  selectors: ReadonlyArray<LabelSelector.Selector>,
-  selectorsGiven: boolean
+  s: AdvertisementSpec,
+  scope: AdvertisementScope
 ): Array<PoolDraft> => {
-  if ((names ?? []).length === 0 && !selectorsGiven) return [...drafts]
-  ;(names ?? []).forEach((n, i) => {
+  const names = s.ipAddressPools ?? []
+  if (names.length === 0 && (s.ipAddressPoolSelectors ?? []).length === 0) return [...drafts]
+  names.forEach((n, i) => {
     if (!drafts.some((d) => d.pool.name === n)) {
       report.warn(kind, name, ["spec", "ipAddressPools", i], `no IPAddressPool named ${q(n)}: ignored`)
     }
   })
   return drafts.filter((d) =>
-    (names ?? []).includes(d.pool.name) ||
-    (selectors.length > 0 && LabelSelector.matchesAny(selectors, d.pool.labels))
+    names.includes(d.pool.name) ||
+    (scope.poolSelectors.length > 0 && LabelSelector.matchesAny(scope.poolSelectors, d.pool.labels))
   )
 }
 
@@ -549,13 +573,10 @@ const attachL2 = (report: Report, ads: ReadonlyArray<L2Advertisement>, drafts: R
     const name = a.metadata.name
     const s = a.spec
     let ad: Config.L2Advertisement | undefined
-    let poolSelectors: Array<LabelSelector.Selector> = []
+    let scope: AdvertisementScope | undefined
     const ok = report.clean(() => {
-      checkUnique(report, kind, name, ["spec", "ipAddressPools"], s.ipAddressPools, "ipAddressPools")
-      poolSelectors = parseSelectors(report, kind, name, ["spec", "ipAddressPoolSelectors"], s.ipAddressPoolSelectors, "ipAddressPoolSelectors")
-      const nodeSelectors = parseSelectors(report, kind, name, ["spec", "nodeSelectors"], s.nodeSelectors, "nodeSelectors")
-      const serviceSelectors = parseSelectors(report, kind, name, ["spec", "serviceSelectors"], s.serviceSelectors, "serviceSelectors")
-      const nodes = selectNames(facts.nodes, nodeSelectors)
+      scope = parseScope(report, kind, name, s, facts)
+      const nodes = scope.nodes
       const weights = new Map<string, number>()
       ;(s.preferredNodeSelectors ?? []).forEach((pref, i) => {
         const parsed = LabelSelector.parse(pref.preference)
@@ -577,13 +598,13 @@ const attachL2 = (report: Report, ads: ReadonlyArray<L2Advertisement>, drafts: R
         nodes,
         interfaces,
         allInterfaces: interfaces.length === 0,
-        serviceSelectors: serviceSelectors.toSorted(bySelectorString),
+        serviceSelectors: scope.serviceSelectors,
         preferredNodes: [...weights].map(([node, weight]) => ({ node, weight })).toSorted((x, y) => (x.node < y.node ? -1 : 1))
       }
     })
-    if (!ok || ad === undefined) continue
+    if (!ok || ad === undefined || scope === undefined) continue
     const adv = ad
-    for (const d of selectPools(report, kind, name, drafts, s.ipAddressPools, poolSelectors, (s.ipAddressPoolSelectors ?? []).length > 0)) {
+    for (const d of selectPools(report, kind, name, drafts, s, scope)) {
       if (!d.l2.some((existing) => sameL2(existing, adv))) d.l2.push(adv)
     }
   }
@@ -630,14 +651,12 @@ const attachBgp = (
     const name = a.metadata.name
     const s = a.spec
     let ad: Config.BgpAdvertisement | undefined
-    let poolSelectors: Array<LabelSelector.Selector> = []
+    let scope: AdvertisementScope | undefined
     const ok = report.clean(() => {
-      checkUnique(report, kind, name, ["spec", "ipAddressPools"], s.ipAddressPools, "ipAddressPools")
+      scope = parseScope(report, kind, name, s, facts)
+      const serviceSelectors = scope.serviceSelectors
       checkUnique(report, kind, name, ["spec", "communities"], s.communities, "community")
       checkUnique(report, kind, name, ["spec", "peers"], s.peers, "peers")
-      poolSelectors = parseSelectors(report, kind, name, ["spec", "ipAddressPoolSelectors"], s.ipAddressPoolSelectors, "ipAddressPoolSelectors")
-      const nodeSelectors = parseSelectors(report, kind, name, ["spec", "nodeSelectors"], s.nodeSelectors, "nodeSelectors")
-      const serviceSelectors = parseSelectors(report, kind, name, ["spec", "serviceSelectors"], s.serviceSelectors, "serviceSelectors")
       const aggregationLength = s.aggregationLength ?? DefaultAggregationLength
       const aggregationLengthV6 = s.aggregationLengthV6 ?? DefaultAggregationLengthV6
       if (serviceSelectors.length > 0 && aggregationLength !== DefaultAggregationLength) {
@@ -683,14 +702,14 @@ const attachBgp = (
         localPref: s.localPref ?? DefaultLocalPref,
         communities: unique,
         peers: s.peers ?? [],
-        nodes: selectNames(facts.nodes, nodeSelectors),
-        serviceSelectors: serviceSelectors.toSorted(bySelectorString)
+        nodes: scope.nodes,
+        serviceSelectors
       }
     })
     // Pool compatibility is checked even when the advertisement has other errors, so that all surface at once.
-    if (ad === undefined) continue
+    if (ad === undefined || scope === undefined) continue
     const adv = ad
-    const targets = selectPools(report, kind, name, drafts, s.ipAddressPools, poolSelectors, (s.ipAddressPoolSelectors ?? []).length > 0)
+    const targets = selectPools(report, kind, name, drafts, s, scope)
     for (const d of targets) {
       const fits = report.clean(() => {
         for (const entry of d.pool.addresses) {

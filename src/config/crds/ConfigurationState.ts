@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { type CrdInfo, int64Between, resource } from "./Common.ts"
+import { int64Between, resource, v1beta1Crd } from "./Common.ts"
 
 export const ConfigurationResult = Schema.Literals(["Valid", "Invalid", "Unknown"]).annotate({
   description: "Result indicates the configuration validation result."
@@ -66,19 +66,13 @@ export const ConfigurationState = resource({
 })
 export type ConfigurationState = typeof ConfigurationState.Type
 
-export const crd: CrdInfo = {
+export const crd = v1beta1Crd({
   kind: "ConfigurationState",
   plural: "configurationstates",
-  singular: "configurationstate",
-  versions: [{
-    name: "v1beta1",
-    schema: ConfigurationState,
-    served: true,
-    storage: true,
-    printerColumns: [
+  schema: ConfigurationState,
+  printerColumns: [
       { name: "Result", type: "string", jsonPath: ".status.result" },
       { name: "ErrorSummary", type: "string", jsonPath: ".status.errorSummary" },
       { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
     ]
-  }]
-}
+})
