@@ -117,7 +117,7 @@ const nameOf = (raw: unknown, index: number): string => {
     const meta = (raw as { metadata?: unknown }).metadata
     if (typeof meta === "object" && meta !== null) {
       const name = (meta as { name?: unknown }).name
-      if (typeof name === "string") return name
+      if (typeof name === "string" && name !== "") return name
     }
   }
   return `#${index}`

@@ -541,6 +541,11 @@ describe("parseConfig errors", () => {
     assert.isTrue(Result.isFailure(permanent) && !permanent.failure.transientOnly)
   })
 
+  it("an object without a name is named by its position", () => {
+    const errors = parseErrors({ ipAddressPools: [pool("ok", { addresses: ["192.0.2.0/24"] }), pool("", { addresses: ["198.51.100.0/24"] })] })
+    assert.deepStrictEqual(errors.map((e) => [e.kind, e.name, formatPath(e.path)]), [["IPAddressPool", "#1", "metadata.name"]])
+  })
+
   it("error messages name the object and the field", () => {
     const [error] = parseErrors({ bgpPeers: [peer("p", peerSpec({ peerAddress: "x" }))] })
     assert.strictEqual(error?.message, `BGPPeer "p" spec.peerAddress: invalid BGPPeer address "x"`)
