@@ -701,6 +701,24 @@ describe("parseConfig results", () => {
     assert.deepStrictEqual(config.peers.map((p) => p.nodes), [["n1"], ["n2"]])
   })
 
+  it("a speaker's parse leaves out BGP objects that do not target its node", () => {
+    const input: ConfigInput = {
+      bgpPeers: [
+        peer("for-a", peerSpec({ myASN: 0, nodeSelectors: [{ matchLabels: { "kubernetes.io/hostname": "a" } }] })),
+        peer("for-all", peerSpec({ peerAddress: "192.0.2.2" }))
+      ],
+      bgpAdvertisements: [bgpAd("ad-a", { communities: ["missing"], nodeSelectors: [{ matchLabels: { "kubernetes.io/hostname": "a" } }] })],
+      nodes: [node("a", { "kubernetes.io/hostname": "a" }), node("b", { "kubernetes.io/hostname": "b" })]
+    }
+    const { config } = parseOk(input, { node: "b" })
+    assert.deepStrictEqual(config.peers.map((p) => p.name), ["for-all"])
+    assert.deepStrictEqual(
+      parseErrors(input, { node: "a" }).map((e) => `${e.kind}/${e.name}`),
+      ["BGPPeer/for-a", "BGPAdvertisement/ad-a"]
+    )
+    assert.strictEqual(parseErrors(input).length, 2)
+  })
+
   it("accepts v1beta1 peers and converts them", () => {
     const { config } = parseOk({ bgpPeers: [peerV1beta1("old", peerSpec({ holdTime: "9s" }))] })
     assert.strictEqual(Config.findPeer(config, "old")?.keepaliveTimeMs, 3000)
