@@ -784,6 +784,12 @@ const targetsNode = (selectors: ReadonlyArray<LabelSelector.LabelSelector> | und
   })
 }
 
+const kindOrder = ["Node", "Namespace", "Secret", "BFDProfile", "Community", "BGPPeer", "IPAddressPool", "L2Advertisement", "BGPAdvertisement"]
+
+/** Reports in a fixed order (kind, then object name; an object's own findings in the order found), whatever the input order. */
+const byObject = (a: { readonly kind: string; readonly name: string }, b: { readonly kind: string; readonly name: string }): number =>
+  kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
 const dup = (what: string) => (name: string): string => `duplicate definition of ${what} ${q(name)}`
 
 const decodePeer = (raw: unknown): Result.Result<BGPPeer, ReadonlyArray<Resources.Issue>> => {
@@ -833,8 +839,8 @@ export const parseConfig = (input: ConfigInput, options: ParseOptions = {}): Res
 
   if (report.errors.length > 0) {
     return Result.fail({
-      errors: report.errors,
-      warnings: report.warnings,
+      errors: report.errors.toSorted(byObject),
+      warnings: report.warnings.toSorted(byObject),
       transientOnly: report.errors.every((e) => e.transient)
     })
   }
@@ -844,6 +850,6 @@ export const parseConfig = (input: ConfigInput, options: ParseOptions = {}): Res
       peers,
       bfdProfiles
     },
-    warnings: report.warnings
+    warnings: report.warnings.toSorted(byObject)
   })
 }
