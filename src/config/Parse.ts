@@ -51,6 +51,12 @@ export interface ConfigInput {
 export interface ParseOptions {
   /** The namespace MetalLB runs in; objects elsewhere are rejected. Default `metallb-system`. */
   readonly namespace?: string
+  /**
+   * A speaker's own node. When set, BGPPeers and BGPAdvertisements whose nodeSelectors do not select this node are
+   * left out before validation (as MetalLB ≥ 0.16 speakers do), so a bad peer meant for node A makes only node A's
+   * configuration invalid. The controller parses without it.
+   */
+  readonly node?: string
 }
 
 export interface Parsed {
@@ -117,7 +123,7 @@ const nameOf = (raw: unknown, index: number): string => {
     const meta = (raw as { metadata?: unknown }).metadata
     if (typeof meta === "object" && meta !== null) {
       const name = (meta as { name?: unknown }).name
-      if (typeof name === "string") return name
+      if (typeof name === "string" && name !== "") return name
     }
   }
   return `#${index}`
@@ -769,6 +775,21 @@ const checkBfdEcho = (
   }
 }
 
+/** Whether an object's nodeSelectors select the node; unparsable selectors keep the object so its errors show. */
+const targetsNode = (selectors: ReadonlyArray<LabelSelector.LabelSelector> | undefined, labels: Readonly<Record<string, string>>): boolean => {
+  if (selectors === undefined || selectors.length === 0) return true
+  return selectors.some((raw) => {
+    const parsed = LabelSelector.parse(raw)
+    return Result.isFailure(parsed) || LabelSelector.matches(parsed.success, labels)
+  })
+}
+
+const kindOrder = ["Node", "Namespace", "Secret", "BFDProfile", "Community", "BGPPeer", "IPAddressPool", "L2Advertisement", "BGPAdvertisement"]
+
+/** Reports in a fixed order (kind, then object name; an object's own findings in the order found), whatever the input order. */
+const byObject = (a: { readonly kind: string; readonly name: string }, b: { readonly kind: string; readonly name: string }): number =>
+  kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
 const dup = (what: string) => (name: string): string => `duplicate definition of ${what} ${q(name)}`
 
 const decodePeer = (raw: unknown): Result.Result<BGPPeer, ReadonlyArray<Resources.Issue>> => {
@@ -792,10 +813,18 @@ export const parseConfig = (input: ConfigInput, options: ParseOptions = {}): Res
   }
   const bfdResources = decodeKind(report, "BFDProfile", input.bfdProfiles, Resources.decodeBFDProfile, namespace, (n) => `found duplicate bfd profile name ${n}`)
   const communityResources = decodeKind(report, "Community", input.communities, Resources.decodeCommunity, namespace, dup("Community"))
-  const peerResources = decodeKind(report, "BGPPeer", input.bgpPeers, decodePeer, namespace, dup("peer"))
+  const nodeLabels = options.node === undefined
+    ? undefined
+    : facts.nodes.find((n) => n.metadata.name === options.node)?.metadata.labels ?? {}
+  const forThisNode = <T extends { readonly spec: { readonly nodeSelectors?: ReadonlyArray<LabelSelector.LabelSelector> } }>(
+    objects: Array<T>
+  ): Array<T> => (nodeLabels === undefined ? objects : objects.filter((o) => targetsNode(o.spec.nodeSelectors, nodeLabels)))
+  const peerResources = forThisNode(decodeKind(report, "BGPPeer", input.bgpPeers, decodePeer, namespace, dup("peer")))
   const poolResources = decodeKind(report, "IPAddressPool", input.ipAddressPools, Resources.decodeIPAddressPool, namespace, dup("pool"))
   const l2Resources = decodeKind(report, "L2Advertisement", input.l2Advertisements, Resources.decodeL2Advertisement, namespace, dup("l2advertisement"))
-  const bgpResources = decodeKind(report, "BGPAdvertisement", input.bgpAdvertisements, Resources.decodeBGPAdvertisement, namespace, dup("bgpadvertisements"))
+  const bgpResources = forThisNode(
+    decodeKind(report, "BGPAdvertisement", input.bgpAdvertisements, Resources.decodeBGPAdvertisement, namespace, dup("bgpadvertisements"))
+  )
 
   const bfdProfiles = bfdResources.flatMap((p) => parseBfdProfile(report, p) ?? [])
   const echoProfiles = new Set(bfdResources.filter((p) => p.spec.echoMode === true).map((p) => p.metadata.name))
@@ -810,8 +839,8 @@ export const parseConfig = (input: ConfigInput, options: ParseOptions = {}): Res
 
   if (report.errors.length > 0) {
     return Result.fail({
-      errors: report.errors,
-      warnings: report.warnings,
+      errors: report.errors.toSorted(byObject),
+      warnings: report.warnings.toSorted(byObject),
       transientOnly: report.errors.every((e) => e.transient)
     })
   }
@@ -821,6 +850,6 @@ export const parseConfig = (input: ConfigInput, options: ParseOptions = {}): Res
       peers,
       bfdProfiles
     },
-    warnings: report.warnings
+    warnings: report.warnings.toSorted(byObject)
   })
 }

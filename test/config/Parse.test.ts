@@ -541,6 +541,11 @@ describe("parseConfig errors", () => {
     assert.isTrue(Result.isFailure(permanent) && !permanent.failure.transientOnly)
   })
 
+  it("an object without a name is named by its position", () => {
+    const errors = parseErrors({ ipAddressPools: [pool("ok", { addresses: ["192.0.2.0/24"] }), pool("", { addresses: ["198.51.100.0/24"] })] })
+    assert.deepStrictEqual(errors.map((e) => [e.kind, e.name, formatPath(e.path)]), [["IPAddressPool", "#1", "metadata.name"]])
+  })
+
   it("error messages name the object and the field", () => {
     const [error] = parseErrors({ bgpPeers: [peer("p", peerSpec({ peerAddress: "x" }))] })
     assert.strictEqual(error?.message, `BGPPeer "p" spec.peerAddress: invalid BGPPeer address "x"`)
@@ -694,6 +699,24 @@ describe("parseConfig results", () => {
       nodes: [node("n1", { rack: "1" }), node("n2", { rack: "2" })]
     })
     assert.deepStrictEqual(config.peers.map((p) => p.nodes), [["n1"], ["n2"]])
+  })
+
+  it("a speaker's parse leaves out BGP objects that do not target its node", () => {
+    const input: ConfigInput = {
+      bgpPeers: [
+        peer("for-a", peerSpec({ myASN: 0, nodeSelectors: [{ matchLabels: { "kubernetes.io/hostname": "a" } }] })),
+        peer("for-all", peerSpec({ peerAddress: "192.0.2.2" }))
+      ],
+      bgpAdvertisements: [bgpAd("ad-a", { communities: ["missing"], nodeSelectors: [{ matchLabels: { "kubernetes.io/hostname": "a" } }] })],
+      nodes: [node("a", { "kubernetes.io/hostname": "a" }), node("b", { "kubernetes.io/hostname": "b" })]
+    }
+    const { config } = parseOk(input, { node: "b" })
+    assert.deepStrictEqual(config.peers.map((p) => p.name), ["for-all"])
+    assert.deepStrictEqual(
+      parseErrors(input, { node: "a" }).map((e) => `${e.kind}/${e.name}`),
+      ["BGPPeer/for-a", "BGPAdvertisement/ad-a"]
+    )
+    assert.strictEqual(parseErrors(input).length, 2)
   })
 
   it("accepts v1beta1 peers and converts them", () => {

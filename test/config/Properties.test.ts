@@ -59,9 +59,15 @@ const replacement: fc.Arbitrary<Json | undefined> = fc.oneof(
 )
 
 describe("config properties", () => {
-  it("generated valid configurations parse", () => {
+  it("generated valid configurations parse, to the same Config whatever the list order", () => {
     fc.assert(fc.property(validConfig, (input) => {
-      assert.isTrue(Result.isSuccess(parseConfig(input)), describeErrors(input))
+      const result = parseConfig(input)
+      assert.isTrue(Result.isSuccess(result), describeErrors(input))
+      const reversed = Object.fromEntries(
+        Object.entries(input).map(([k, list]) => [k, (list as ReadonlyArray<unknown>).toReversed()])
+      )
+      const again = parseConfig(reversed)
+      assert.isTrue(Result.isSuccess(result) && Result.isSuccess(again) && Config.equals(result.success.config, again.success.config))
     }), { numRuns: 150 })
   })
 

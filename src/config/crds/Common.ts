@@ -11,7 +11,7 @@ export const Group = "metallb.io"
 
 /** The part of `metav1.ObjectMeta` the configuration reads; other keys are ignored when decoding. */
 export const ObjectMeta = Schema.Struct({
-  name: Schema.String,
+  name: Schema.NonEmptyString,
   namespace: Schema.optionalKey(Schema.String),
   labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   annotations: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
