@@ -16,21 +16,17 @@ import * as Resources from "../config/Resources.ts"
 export const V1beta1 = "metallb.io/v1beta1"
 export const V1beta2 = "metallb.io/v1beta2"
 
+// Only the input is checked: the output is not re-validated, so that every stored v1beta2 object stays readable as
+// v1beta1 even where v1beta1 is stricter (an `Exists` node selector reads with `values: []`), as in MetalLB.
+// The Schemas' types are their wire form (strings, numbers, plain objects), so the converted spec is sent as is.
 const decodeV1beta1 = Resources.decoder(BGPPeerV1beta1)
 const decodeV1beta2 = Resources.decoder(BGPPeerV1beta2)
-const encodeV1beta1 = Resources.encoder(BGPPeerV1beta1)
-const encodeV1beta2 = Resources.encoder(BGPPeerV1beta2)
 
 type Obj = Readonly<Record<string, unknown>>
 const isObject = (u: unknown): u is Obj => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** The spec alone is decoded: a placeholder name keeps the check off metadata (generateName objects have none yet). */
 const envelope = (apiVersion: string, spec: unknown) => ({ apiVersion, kind: "BGPPeer", metadata: { name: "x" }, spec: spec ?? {} })
-
-const specOf = (encoded: Result.Result<unknown, ReadonlyArray<Resources.Issue>>): Result.Result<unknown, string> =>
-  Result.isSuccess(encoded) && isObject(encoded.success)
-    ? Result.succeed(encoded.success["spec"])
-    : Result.fail(Result.isFailure(encoded) ? Resources.formatIssues(encoded.failure) : "encoding failed")
 
 const describe = (o: Obj): string => {
   const meta = isObject(o["metadata"]) ? o["metadata"] : {}
@@ -51,12 +47,12 @@ export const convertObject = (object: unknown, desiredAPIVersion: string): Resul
     const decoded = decodeV1beta1(envelope(V1beta1, object["spec"]))
     spec = Result.isFailure(decoded)
       ? Result.fail(Resources.formatIssues(decoded.failure))
-      : specOf(encodeV1beta2(v1beta1ToV1beta2(decoded.success)))
+      : Result.succeed(v1beta1ToV1beta2(decoded.success).spec)
   } else if (from === V1beta2) {
     const decoded = decodeV1beta2(envelope(V1beta2, object["spec"]))
     spec = Result.isFailure(decoded)
       ? Result.fail(Resources.formatIssues(decoded.failure))
-      : specOf(encodeV1beta1(v1beta2ToV1beta1(decoded.success)))
+      : Result.succeed(v1beta2ToV1beta1(decoded.success).spec)
   } else return Result.fail(`unsupported apiVersion ${JSON.stringify(from)}`)
   return Result.isFailure(spec)
     ? Result.fail(`${describe(object)}: ${spec.failure}`)
