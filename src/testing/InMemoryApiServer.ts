@@ -50,7 +50,7 @@ export interface InMemoryApiServerShape {
   readonly upsert: (object: JsonObject) => Effect.Effect<JsonObject, ApiServerRejected>
   readonly remove: (apiVersion: string, kind: string, namespace: string, name: string) => Effect.Effect<boolean, ApiServerRejected>
   readonly faults: {
-    readonly dropWatches: Effect.Effect<number>
+    readonly dropWatches: (options?: { readonly graceful?: boolean }) => Effect.Effect<number>
     readonly compactHistory: Effect.Effect<void>
     readonly pause: (mode?: PauseMode) => Effect.Effect<void>
     readonly resume: Effect.Effect<void>
@@ -84,7 +84,7 @@ export class InMemoryApiServer extends Context.Service<InMemoryApiServer, InMemo
           upsert: (object) => attempt(() => o.upsert(object)),
           remove: (apiVersion, kind, namespace, name) => attempt(() => o.delete(apiVersion, kind, namespace, name)),
           faults: {
-            dropWatches: Effect.sync(() => server.faults.dropWatches()),
+            dropWatches: (opts) => Effect.sync(() => server.faults.dropWatches(opts)),
             compactHistory: Effect.sync(() => server.faults.compactHistory()),
             pause: (mode) => Effect.promise(() => server.faults.pause(mode)),
             resume: Effect.promise(() => server.faults.resume())

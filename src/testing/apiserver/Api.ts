@@ -239,8 +239,9 @@ export class Api {
     }
     if (dryRun) return this.present(current, t.type, t.version)
     const gone = this.remove(t.type, t.namespace, t.name) ?? current
-    // Custom resources return the deleted object; built-in kinds a Success Status (genericregistry.Store's rule).
-    return t.type.custom !== undefined
+    // Like genericregistry.Store's ReturnDeletedObject: Services, Pods and custom resources return the deleted
+    // object, the other kinds a Success Status.
+    return t.type.custom !== undefined || (t.type.group === "" && (t.type.plural === "services" || t.type.plural === "pods"))
       ? this.present(gone, t.type, t.version)
       : successStatus({ resource: t.type.plural, group: t.type.group, name: t.name, uid })
   }

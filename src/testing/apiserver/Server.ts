@@ -57,8 +57,11 @@ export interface RequestRecord {
 export type PauseMode = "hang" | "refuse"
 
 export interface Faults {
-  /** Cuts every open watch connection (the socket is destroyed, as on a network failure). */
-  readonly dropWatches: () => number
+  /**
+   * Cuts every open watch and returns how many there were. By default the socket is destroyed, as on a network
+   * failure; `graceful: true` ends the streams cleanly instead, as a server-side watch timeout does.
+   */
+  readonly dropWatches: (options?: { readonly graceful?: boolean }) => number
   /** Forgets the event history: resuming any earlier resourceVersion now gets 410 Gone. */
   readonly compactHistory: () => void
   /** "hang": requests are held unanswered until resume; "refuse": the port is closed and connections refused. */
@@ -503,9 +506,12 @@ export const startApiServer = async (options: ApiServerOptions = {}): Promise<Ap
     kubeconfig,
     objects: running.objects(),
     faults: {
-      dropWatches: () => {
+      dropWatches: (opts) => {
         const n = running.watches.size
-        for (const w of running.watches) w.destroy()
+        for (const w of running.watches) {
+          if (opts?.graceful === true) w.end()
+          else w.destroy()
+        }
         return n
       },
       compactHistory: () => running.api.store.compact(),
