@@ -71,6 +71,24 @@ const watchEvents = async (
   return { events, how }
 }
 
+const crd = (scope: "Namespaced" | "Cluster", plural: string, kind: string): k8s.V1CustomResourceDefinition => ({
+  metadata: { name: `${plural}.example.com` },
+  spec: {
+    group: "example.com",
+    scope,
+    names: { plural, singular: kind.toLowerCase(), kind },
+    versions: [
+      {
+        name: "v1",
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "object", properties: { size: { type: "integer", _default: 3 } } } } } }
+      }
+    ]
+  }
+})
+
 const nameOfObj = (o: Record<string, unknown>) => (o["metadata"] as { name?: string } | undefined)?.name
 
 describe("InMemoryApiServer with @kubernetes/client-node", () => {
@@ -151,7 +169,7 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
 
     const bookmarks = await watchEvents(c.kc, "/api/v1/configmaps", { allowWatchBookmarks: true, resourceVersion: "0" }, async () => {}, (evs) => evs.some((e) => e.type === "BOOKMARK"))
     const bookmark = bookmarks.events.find((e) => e.type === "BOOKMARK")
-    assert.strictEqual(String((bookmark?.object["metadata"] as { resourceVersion?: string }).resourceVersion), String(server.objects.resourceVersion()))
+    assert.strictEqual(String((bookmark?.object["metadata"] as { resourceVersion?: string } | undefined)?.resourceVersion), String(server.objects.resourceVersion()))
 
     const timed = await watchEvents(c.kc, "/api/v1/configmaps", { timeoutSeconds: 1 }, async () => {}, () => false)
     assert.strictEqual(timed.how, "done", "the server ends the stream after timeoutSeconds")
@@ -196,23 +214,6 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
   })
 
   it("serves a CRD's resources to CustomObjectsApi, namespaced and cluster-scoped, with status", async () => {
-    const crd = (scope: "Namespaced" | "Cluster", plural: string, kind: string): k8s.V1CustomResourceDefinition => ({
-      metadata: { name: `${plural}.example.com` },
-      spec: {
-        group: "example.com",
-        scope,
-        names: { plural, singular: kind.toLowerCase(), kind },
-        versions: [
-          {
-            name: "v1",
-            served: true,
-            storage: true,
-            subresources: { status: {} },
-            schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "object", properties: { size: { type: "integer", _default: 3 } } } } } }
-          }
-        ]
-      }
-    })
     const created = await c.ext.createCustomResourceDefinition({ body: crd("Namespaced", "widgets", "Widget") })
     assert.deepStrictEqual(created.status?.conditions?.map((x) => `${x.type}=${x.status}`), ["NamesAccepted=True", "Established=True"])
     await c.ext.createCustomResourceDefinition({ body: crd("Cluster", "gadgets", "Gadget") })

@@ -40,6 +40,7 @@ const apiError = (f: () => unknown): ApiError => {
 }
 
 const meta = (o: JsonObject) => o["metadata"] as Record<string, unknown>
+const spec = (o: JsonObject) => o["spec"] as JsonObject
 
 describe("Api semantics", () => {
   it("sets identity metadata, rejects duplicates and stale updates", () => {
@@ -80,7 +81,6 @@ describe("Api semantics", () => {
 
   it("defaults Services: cluster IPs, dual-stack, node ports, policies", () => {
     const api = makeApi()
-    const spec = (o: JsonObject) => o["spec"] as JsonObject
     const a = spec(api.create(svc("default"), { metadata: { name: "a" }, spec: { ports: [{ port: 80 }] } }, false))
     assert.deepStrictEqual([a["type"], a["clusterIP"], a["clusterIPs"], a["ipFamilies"], a["ipFamilyPolicy"]], ["ClusterIP", "10.96.0.10", ["10.96.0.10"], ["IPv4"], "SingleStack"])
     assert.strictEqual(a["externalTrafficPolicy"], undefined)
