@@ -281,7 +281,11 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
     await server.faults.resume()
     assert.isAbove((await c.core.listNamespace()).items.length, 3)
 
+    const frozen: Array<string> = []
+    const watching = new k8s.Watch(c.kc).watch("/api/v1/namespaces/default/configmaps", { resourceVersion: String(server.objects.resourceVersion()) }, (type) => frozen.push(type), () => {})
+    await new Promise((r) => setTimeout(r, 50))
     await server.faults.pause("hang")
+    server.objects.upsert({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "during-pause", namespace: "default" } })
     let answered = false
     const pending = c.core.listNamespace().then((l) => {
       answered = true
@@ -289,8 +293,12 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
     })
     await new Promise((r) => setTimeout(r, 200))
     assert.isFalse(answered)
+    assert.deepStrictEqual(frozen, [], "open watches are frozen too")
     await server.faults.resume()
     assert.isAbove((await pending).items.length, 3)
+    for (let i = 0; i < 100 && frozen.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    assert.deepStrictEqual(frozen, ["ADDED"], "held events arrive after resume")
+    ;(await watching).abort()
   })
 
   it("an abruptly dropped watch reaches the informer as an error", async () => {

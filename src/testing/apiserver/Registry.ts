@@ -87,16 +87,16 @@ export const builtinTypes: ReadonlyArray<ResourceType> = [
 
 export const crdType: ResourceType = builtinTypes.find((t) => t.plural === "customresourcedefinitions") as ResourceType
 
-/**
- * Kubernetes version priority: GA before beta before alpha, higher numbers first, then non-matching names
- * alphabetically (k8s.io/apimachinery/pkg/version.CompareKubeAwareVersionStrings).
- */
 const parseVersion = (v: string) => {
   const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v)
   if (m === null) return undefined
   return { major: Number(m[1]), level: m[2] === undefined ? 2 : m[2] === "beta" ? 1 : 0, minor: Number(m[3] ?? 0) }
 }
 
+/**
+ * Kubernetes version priority: GA before beta before alpha, higher numbers first, then non-matching names
+ * alphabetically (k8s.io/apimachinery/pkg/version.CompareKubeAwareVersionStrings).
+ */
 export const compareVersions = (a: string, b: string): number => {
   const pa = parseVersion(a)
   const pb = parseVersion(b)

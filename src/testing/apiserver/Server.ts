@@ -221,12 +221,15 @@ class Running {
     if (this.paused !== undefined) return
     this.paused = mode
     if (mode === "refuse") await this.close()
+    // A hung server also stops feeding its open watches: their writes are held until resume.
+    else for (const w of this.watches) w.cork()
   }
 
   async resume(): Promise<void> {
     const mode = this.paused
     if (mode === undefined) return
     if (mode === "refuse") await this.listen(this.port)
+    else for (const w of this.watches) w.uncork()
     this.paused = undefined
     const waiters = this.resumeWaiters
     this.resumeWaiters = []
