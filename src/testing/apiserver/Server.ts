@@ -458,7 +458,7 @@ class Running {
     return {
       get: (apiVersion, kind, namespace, name) => {
         const t = target(apiVersion, kind, namespace, name)
-        const o = api.store.get(t.type.group, t.type.plural, t.namespace, name)
+        const o = api.store.get(t.type.stored.group, t.type.stored.plural, t.namespace, name)
         return o === undefined ? undefined : api.present(o, t.type, t.version)
       },
       list: (apiVersion, kind, namespace) =>
@@ -467,7 +467,7 @@ class Running {
         const t = target(str(object["apiVersion"]) ?? "", str(object["kind"]) ?? "", namespaceOf(object), nameOf(object))
         const metadata = isObject(object["metadata"]) ? object["metadata"] : {}
         const body: JsonObject = { ...object, metadata: { ...metadata, resourceVersion: "" } }
-        const exists = api.store.get(t.type.group, t.type.plural, t.namespace, t.name) !== undefined
+        const exists = api.store.get(t.type.stored.group, t.type.stored.plural, t.namespace, t.name) !== undefined
         const written = exists ? api.update(t, body, false) : api.create(t, body, false)
         if (object["status"] === undefined || !t.type.statusSubresource) return written
         return api.update({ ...t, name: nameOf(written), subresource: "status" }, { ...written, status: object["status"] }, false)

@@ -127,6 +127,31 @@ describe("Api semantics", () => {
     assert.deepStrictEqual(api.store.list("metallb.io", "bgppeers"), [])
   })
 
+  it("serves events.k8s.io Events as core Events and back", () => {
+    const api = makeApi()
+    const created = api.create(target("events.k8s.io", "v1", "events", "default", ""), {
+      metadata: { name: "e1" },
+      regarding: { kind: "Service", name: "web", namespace: "default" },
+      note: "Assigned IP",
+      reason: "IPAllocated",
+      type: "Normal",
+      reportingController: "metallb-controller",
+      reportingInstance: "c-1",
+      action: "Allocate",
+      eventTime: "2026-01-01T00:00:00.000000Z"
+    }, false)
+    assert.deepStrictEqual([created["apiVersion"], created["note"], created["involvedObject"]], ["events.k8s.io/v1", "Assigned IP", undefined])
+    const core = api.list(target("", "v1", "events", "default", ""), parseSelectors(null, "involvedObject.kind=Service,involvedObject.name=web")).items
+    assert.deepStrictEqual(core.map((e) => [e["apiVersion"], e["message"], e["reportingComponent"], (e["involvedObject"] as JsonObject)["name"]]), [
+      ["v1", "Assigned IP", "metallb-controller", "web"]
+    ])
+    const viaNew = api.list(target("events.k8s.io", "v1", "events", "default", ""), parseSelectors(null, "regarding.name=web")).items
+    assert.strictEqual(viaNew.length, 1)
+    const patched = api.patch(target("events.k8s.io", "v1", "events", "default", "e1"), "merge", JSON.stringify({ note: "again" }), false).object
+    assert.strictEqual(patched["note"], "again")
+    assert.strictEqual(api.get(target("", "v1", "events", "default", "e1"))["message"], "again")
+  })
+
   it("deleting a namespace deletes its contents; selectors filter lists", () => {
     const api = makeApi()
     api.create(cm("other"), { metadata: { name: "x", labels: { app: "a" } } }, false)
@@ -171,7 +196,7 @@ describe("store and watch replay (property)", () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 40 }), fc.nat(), fc.constantFrom("", "l=x"), fc.constantFrom("", "other"), (ops, cut, label, ns) => {
         const api = makeApi()
-        const w = { type: typeOf("", "v1", "configmaps"), namespace: ns, selectors: parseSelectors(label, null) }
+        const w = { type: typeOf("", "v1", "configmaps"), version: "v1", namespace: ns, selectors: parseSelectors(label, null) }
         const t = { ...cm(ns) }
         const listAt: Array<{ rv: number; items: Map<string, string> }> = []
         const snapshot = () => listAt.push({ rv: api.store.resourceVersion, items: keyed(api.list(t, w.selectors).items) })
