@@ -361,6 +361,10 @@ export class Api {
       case "/Secret":
         causes.push(...defaultConfigMapLike(t.type.kind, draft))
         break
+      case "/Pod":
+        // Pods take status only through the subresource; a new one is Pending until something says otherwise.
+        draft["status"] ??= { phase: "Pending" }
+        break
       case "apps/Deployment":
         defaultDeployment(draft)
         break

@@ -138,6 +138,8 @@ class Running {
   private resumeWaiters: Array<() => void> = []
   private saveTimer: NodeJS.Timeout | undefined
   private saving: Promise<void> = Promise.resolve()
+  /** The first failed state-file write; reported by stop(). */
+  private saveError: unknown
 
   constructor(options: ApiServerOptions) {
     this.options = options
@@ -180,6 +182,7 @@ class Running {
       this.saveTimer = undefined
       this.saving = this.saving.then(() => this.save())
     }, this.options.saveDebounceMs ?? 200)
+    this.saveTimer.unref()
   }
 
   async flush(): Promise<void> {
@@ -189,14 +192,19 @@ class Running {
       this.saving = this.saving.then(() => this.save())
     }
     await this.saving
+    if (this.saveError !== undefined) throw new Error(`could not write the state file: ${String(this.saveError)}`)
   }
 
   private async save(): Promise<void> {
     const file = this.options.stateFile
     if (file === undefined) return
     const tmp = `${file}.tmp`
-    await writeFile(tmp, JSON.stringify(this.api.store.snapshot()))
-    await rename(tmp, file)
+    try {
+      await writeFile(tmp, JSON.stringify(this.api.store.snapshot()))
+      await rename(tmp, file)
+    } catch (e) {
+      this.saveError ??= e
+    }
   }
 
   listen(port: number): Promise<void> {
@@ -299,7 +307,16 @@ class Running {
       if (doc === undefined) throw pathNotFound()
       return sendJson(res, 200, doc)
     }
-    const segments = path.split("/").slice(1).map(decodeURIComponent)
+    const segments = path
+      .split("/")
+      .slice(1)
+      .map((segment) => {
+        try {
+          return decodeURIComponent(segment)
+        } catch {
+          throw badRequest(`malformed path segment "${segment}"`)
+        }
+      })
     let group: string
     let version: string
     let rest: ReadonlyArray<string>

@@ -74,8 +74,13 @@ export const serveWatch = (api: Api, res: ServerResponse, w: WatchRequest, optio
     res.write(`${JSON.stringify({ type, object: payload })}\n`)
   }
   const deliver = (event: StoreEvent) => {
-    const visible = visibleEvent(event, w)
-    if (visible !== undefined) send(visible.type, visible.object)
+    // Runs inside the writer's call: a failing watcher ends its own stream and never fails the write.
+    try {
+      const visible = visibleEvent(event, w)
+      if (visible !== undefined) send(visible.type, visible.object)
+    } catch {
+      res.end() // its "close" event unsubscribes
+    }
   }
 
   const rv = w.resourceVersion
