@@ -179,6 +179,18 @@ describe.skipIf(kubectlPath === undefined && !inCi)("kubectl against the in-memo
     }
   })
 
+  it("accepts the protobuf bodies of kubectl create namespace|secret|configmap", async () => {
+    assert.strictEqual((await ok("create", "namespace", "made-by-kubectl")).trim(), "namespace/made-by-kubectl created")
+    assert.strictEqual((await ok("create", "secret", "generic", "memberlist", "-n", "made-by-kubectl", "--from-literal=secretkey=abc")).trim(), "secret/memberlist created")
+    assert.strictEqual((await ok("create", "configmap", "cfg", "--from-literal=a=b")).trim(), "configmap/cfg created")
+    const secret = server.objects.get("v1", "Secret", "made-by-kubectl", "memberlist")
+    assert.deepStrictEqual([secret?.["type"], secret?.["data"]], ["Opaque", { secretkey: Buffer.from("abc").toString("base64") }])
+    assert.deepStrictEqual(server.objects.get("v1", "ConfigMap", "default", "cfg")?.["data"], { a: "b" })
+    const deploy = await kubectl("create", "deployment", "d", "--image=x")
+    assert.strictEqual(deploy.code, 1)
+    assert.include(deploy.stderr, "the body of the request was in an unknown format")
+  })
+
   it("deletes objects and reports missing ones", async () => {
     assert.strictEqual((await ok("delete", "-f", join(dir, "pool.yaml"))).trim(), 'ipaddresspool.metallb.io "pool1" deleted')
     assert.strictEqual((await ok("delete", "svc", "web")).trim(), 'service "web" deleted')

@@ -357,8 +357,11 @@ export class Api {
       case "/Namespace":
         defaultNamespace(draft, name)
         break
-      case "/ConfigMap":
       case "/Secret":
+        draft["type"] ??= "Opaque"
+        causes.push(...defaultConfigMapLike(t.type.kind, draft))
+        break
+      case "/ConfigMap":
         causes.push(...defaultConfigMapLike(t.type.kind, draft))
         break
       case "/Pod":

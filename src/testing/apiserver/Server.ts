@@ -8,6 +8,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Result } from "effect"
 import { stringify as toYaml } from "yaml"
 import { Api, type PatchType, type Target, everything, parseBody, parseSelectors, patchTypes } from "./Api.ts"
 import {
@@ -22,6 +23,7 @@ import {
 import { ApiError, badRequest, methodNotAllowed, pathNotFound, unsupportedMediaType } from "./Errors.ts"
 import { type Json, type JsonObject, isObject, str } from "./Json.ts"
 import { openApiV3GroupVersion, openApiV3Root } from "./OpenApi.ts"
+import { decodeKubernetesProtobuf } from "./Protobuf.ts"
 import { Registry, type ResourceType, groupVersion } from "./Registry.ts"
 import { Store, type StoreSnapshot, nameOf, namespaceOf } from "./Store.ts"
 import { type IncludeObject, toTable } from "./Table.ts"
@@ -103,13 +105,27 @@ const sendJson = (res: ServerResponse, code: number, body: Json, contentType = "
   res.end(text)
 }
 
-const readBody = (req: IncomingMessage): Promise<string> =>
+const readBody = (req: IncomingMessage): Promise<Buffer> =>
   new Promise((resolve, reject) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    req.on("end", () => resolve(Buffer.concat(chunks)))
     req.on("error", reject)
   })
+
+/**
+ * The request body as JSON text. kubectl's generator commands (`create namespace|configmap|secret`) send protobuf
+ * with no JSON fallback; those few kinds are decoded (Protobuf.ts), anything else in protobuf is a 415.
+ */
+const bodyText = (req: IncomingMessage, raw: Buffer): string => {
+  if (!(req.headers["content-type"] ?? "").includes("application/vnd.kubernetes.protobuf")) return raw.toString("utf8")
+  const decoded = decodeKubernetesProtobuf(raw)
+  if (Result.isFailure(decoded)) {
+    const error = unsupportedMediaType(["application/json", "application/yaml"])
+    throw new ApiError(415, error.reason, `${error.message} (${decoded.failure})`)
+  }
+  return JSON.stringify(decoded.success)
+}
 
 const tableInclude = (accept: string, url: URL): IncludeObject | undefined => {
   if (!accept.split(",").some((p) => p.includes("as=Table"))) return undefined
@@ -248,12 +264,8 @@ class Running {
     if (this.paused === "hang") await new Promise<void>((resolve) => this.resumeWaiters.push(resolve))
     const url = new URL(req.url ?? "/", "http://localhost")
     try {
-      const body = req.method === "GET" || req.method === "HEAD" ? "" : await readBody(req)
-      // Typed clients (kubectl create ns) may send protobuf; this server only speaks JSON.
-      if ((req.headers["content-type"] ?? "").includes("protobuf")) {
-        throw unsupportedMediaType(["application/json", "application/yaml"])
-      }
-      this.route(req, res, url, body)
+      const raw = req.method === "GET" || req.method === "HEAD" ? Buffer.alloc(0) : await readBody(req)
+      this.route(req, res, url, bodyText(req, raw))
     } catch (e) {
       const error = e instanceof ApiError ? e : new ApiError(500, "InternalError", `Internal error occurred: ${String(e)}`)
       if (!res.headersSent) sendJson(res, error.code, error.toStatus())
