@@ -141,6 +141,13 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
     await c.core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "cm" } } })
     const status = await c.core.deleteNamespacedConfigMap({ name: "cm", namespace: "default" })
     assert.strictEqual(status.status, "Success", "other built-ins return a Status")
+    for (const [name, tier] of [["x1", "a"], ["x2", "a"], ["x3", "b"]] as const) {
+      await c.core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name, labels: { tier } } } })
+    }
+    await c.core.deleteCollectionNamespacedConfigMap({ namespace: "default", labelSelector: "tier=a" })
+    const left = await c.core.listNamespacedConfigMap({ namespace: "default", labelSelector: "tier" })
+    assert.deepStrictEqual(left.items.map((x) => x.metadata?.name), ["x3"])
+    await c.core.deleteNamespacedConfigMap({ name: "x3", namespace: "default" })
   })
 
   it("watches: live events, resume from a resourceVersion, 410 after compaction, bookmarks, timeouts", async () => {

@@ -64,6 +64,21 @@ describe("Api semantics", () => {
     assert.match(invalidKey.message, /^ConfigMap "b" is invalid: data\[a b\]/)
   })
 
+  it("dryRun=All validates and defaults without storing", () => {
+    const api = makeApi()
+    const rv = api.store.resourceVersion
+    const dry = api.create(svc("default"), { metadata: { name: "dry" }, spec: { ports: [{ port: 80 }] } }, true)
+    assert.strictEqual((dry["spec"] as JsonObject)["type"], "ClusterIP")
+    assert.isUndefined(api.store.get("", "services", "default", "dry"))
+    api.create(cm("default"), { metadata: { name: "c" }, data: { a: "1" } }, false)
+    api.patch(cm("default", "c"), "merge", JSON.stringify({ data: { a: "2" } }), true)
+    api.delete(cm("default", "c"), {}, true)
+    assert.deepStrictEqual(api.store.get("", "configmaps", "default", "c")?.["data"], { a: "1" })
+    assert.strictEqual(api.store.resourceVersion, rv + 1, "only the real create moved the resourceVersion")
+    const stale = apiError(() => api.delete(cm("default", "c"), { preconditions: { resourceVersion: "1" } }, false))
+    assert.strictEqual(stale.code, 409)
+  })
+
   it("keeps status and spec apart for kinds with a status subresource", () => {
     const api = makeApi()
     const s = api.create(svc("default"), { metadata: { name: "web" }, spec: { type: "LoadBalancer", ports: [{ port: 80 }] }, status: { loadBalancer: { ingress: [{ ip: "192.0.2.1" }] } } }, false)
