@@ -276,6 +276,7 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
         ["list", "example.com", "gadgets", "", "", ""]
       ]
     )
+    assert.deepStrictEqual([...new Set(server.requests().map((r) => r.token))], ["inmemory-token"], "client-node sends the kubeconfig token")
   })
 
   it("pause: 'refuse' closes the port, 'hang' holds requests; resume restores both", async () => {

@@ -54,6 +54,12 @@ export interface RequestRecord {
   readonly subresource: string
   readonly namespace: string
   readonly name: string
+  /**
+   * The bearer token the client sent ("" if none), to tell components apart when checking RBAC. client-node sends
+   * its token over http too; kubectl sends none over http.
+   */
+  readonly token: string
+  readonly userAgent: string
 }
 
 export type PauseMode = "hang" | "refuse"
@@ -407,7 +413,9 @@ class Running {
       resource: r.type.plural,
       subresource: r.subresource,
       namespace: r.namespace,
-      name: r.name
+      name: r.name,
+      token: /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "",
+      userAgent: req.headers["user-agent"] ?? ""
     })
     if (verb === "create" && r.type.namespaced && r.namespace === "") throw pathNotFound()
     const target: Target = {
