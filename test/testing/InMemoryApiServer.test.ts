@@ -2,7 +2,7 @@
  * The in-memory API server driven over HTTP by @kubernetes/client-node: typed CRUD, conflicts, status writes,
  * watches (resume, 410, bookmarks, timeouts), the informer, CRDs with CustomObjectsApi, faults and the state file.
  */
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as k8s from "@kubernetes/client-node"
@@ -277,6 +277,9 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
       ]
     )
     assert.deepStrictEqual([...new Set(server.requests().map((r) => r.token))], ["inmemory-token"], "client-node sends the kubeconfig token")
+    const speaker = clientFor({ kubeconfigPath: await server.kubeconfigWithToken("speaker-token") })
+    await speaker.core.listNode()
+    assert.strictEqual(server.requests().at(-1)?.token, "speaker-token")
   })
 
   it("pause: 'refuse' closes the port, 'hang' holds requests; resume restores both", async () => {
@@ -334,6 +337,24 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
 })
 
 describe("InMemoryApiServer state file and Effect layer", () => {
+  it("refuses a malformed state file with a reason", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "apiserver-state-"))
+    try {
+      const stateFile = join(dir, "state.json")
+      await writeFile(stateFile, JSON.stringify({ objects: "nope" }))
+      const error = await startApiServer({ stateFile }).then(
+        async (s) => {
+          await s.stop()
+          return "started"
+        },
+        (e: unknown) => String(e)
+      )
+      assert.include(error, "expected {resourceVersion: number")
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it("reloads objects and the resourceVersion from the state file", async () => {
     const dir = await mkdtemp(join(tmpdir(), "apiserver-state-"))
     try {

@@ -3,6 +3,7 @@
  * content negotiation (JSON, Tables, aggregated discovery), watches, the request log, fault injection and the
  * optional state file. `startApiServer` is the plain Promise entry point; InMemoryApiServer.ts wraps it for Effect.
  */
+import { randomUUID } from "node:crypto"
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http"
 import type { Socket } from "node:net"
@@ -94,6 +95,8 @@ export interface ApiServer {
   readonly kubeconfigPath: string
   /** The kubeconfig text (YAML) pointing at this server. */
   readonly kubeconfig: string
+  /** Writes another kubeconfig with its own bearer token (one per component, told apart in `requests()`). */
+  readonly kubeconfigWithToken: (token: string) => Promise<string>
   readonly objects: ObjectAccess
   readonly faults: Faults
   /** Every resource request so far, in order. */
@@ -139,6 +142,23 @@ const tableInclude = (accept: string, url: URL): IncludeObject | undefined => {
   return inc === "None" || inc === "Object" ? inc : "Metadata"
 }
 
+/** Reads a state file written by `save`, with an error naming the file and what is wrong. */
+const parseSnapshot = (file: string, text: string): StoreSnapshot => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    throw new Error(`state file ${file} is not valid JSON: ${String(e)}`, { cause: e })
+  }
+  const ok =
+    isObject(parsed) &&
+    typeof parsed["resourceVersion"] === "number" &&
+    Array.isArray(parsed["objects"]) &&
+    parsed["objects"].every((o) => isObject(o) && typeof o["group"] === "string" && typeof o["plural"] === "string" && isObject(o["object"]))
+  if (!ok) throw new Error(`state file ${file}: expected {resourceVersion: number, objects: [{group, plural, object}]}`)
+  return parsed as unknown as StoreSnapshot
+}
+
 interface Route {
   readonly group: string
   readonly version: string
@@ -181,8 +201,7 @@ class Running {
         throw e
       })
       if (text !== undefined) {
-        const parsed = JSON.parse(text) as StoreSnapshot
-        this.api.store.restore(parsed)
+        this.api.store.restore(parseSnapshot(file, text))
         this.api.refreshRegistry()
       }
     }
@@ -518,12 +537,12 @@ class Running {
   }
 }
 
-const kubeconfigYaml = (url: string): string =>
+const kubeconfigYaml = (url: string, token = "inmemory-token"): string =>
   toYaml({
     apiVersion: "v1",
     kind: "Config",
     clusters: [{ name: "inmemory", cluster: { server: url, "insecure-skip-tls-verify": true } }],
-    users: [{ name: "inmemory", user: { token: "inmemory-token" } }],
+    users: [{ name: "inmemory", user: { token } }],
     contexts: [{ name: "inmemory", context: { cluster: "inmemory", user: "inmemory", namespace: "default" } }],
     "current-context": "inmemory"
   })
@@ -544,6 +563,11 @@ export const startApiServer = async (options: ApiServerOptions = {}): Promise<Ap
     port: running.port,
     kubeconfigPath,
     kubeconfig,
+    kubeconfigWithToken: async (token) => {
+      const path = join(dir, `kubeconfig-${randomUUID()}`)
+      await writeFile(path, kubeconfigYaml(url, token))
+      return path
+    },
     objects: running.objects(),
     faults: {
       dropWatches: (opts) => {
