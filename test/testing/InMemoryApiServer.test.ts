@@ -71,10 +71,12 @@ const watchEvents = async (
   return { events, how }
 }
 
-const crd = (scope: "Namespaced" | "Cluster", plural: string, kind: string): k8s.V1CustomResourceDefinition => ({
-  metadata: { name: `${plural}.example.com` },
+const crd = (scope: "Namespaced" | "Cluster", plural: string, kind: string, group = "example.com"): k8s.V1CustomResourceDefinition => ({
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: `${plural}.${group}` },
   spec: {
-    group: "example.com",
+    group,
     scope,
     names: { plural, singular: kind.toLowerCase(), kind },
     versions: [
@@ -389,6 +391,14 @@ describe("InMemoryApiServer state file and Effect layer", () => {
       })
       const svc = yield* Effect.promise(() => clientFor(api).core.readNamespacedService({ name: "seeded", namespace: "default" }))
       assert.strictEqual(svc.status?.loadBalancer?.ingress?.[0]?.ip, "198.51.100.7")
+      const applied = yield* api.applyManifest(
+        "apiVersion: metallb.io/v1\nkind: IPAddressPool\nmetadata: {name: p}\nspec: {addresses: [192.0.2.0/28]}\n---\n" +
+          JSON.stringify(crd("Namespaced", "ipaddresspools", "IPAddressPool", "metallb.io"))
+      )
+      assert.deepStrictEqual(applied.map((o) => `${String(o["kind"])}/${String((o["metadata"] as { namespace?: string }).namespace)}`), [
+        "CustomResourceDefinition/undefined",
+        "IPAddressPool/default"
+      ])
       const rejected = yield* api.upsert({ apiVersion: "v1", kind: "Service", metadata: { name: "Bad_Name", namespace: "default" } }).pipe(Effect.flip)
       assert.strictEqual(rejected.code, 422)
       const log = yield* api.requestLog

@@ -10,7 +10,7 @@ import type { Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Result } from "effect"
-import { stringify as toYaml } from "yaml"
+import { parseAllDocuments, stringify as toYaml } from "yaml"
 import { Api, type PatchType, type Target, everything, parseBody, parseSelectors, patchTypes } from "./Api.ts"
 import {
   aggregated,
@@ -85,6 +85,11 @@ export interface ObjectAccess {
   /** Creates or replaces the object (no resourceVersion check); a given `status` is written too. */
   readonly upsert: (object: JsonObject) => JsonObject
   readonly delete: (apiVersion: string, kind: string, namespace: string, name: string) => boolean
+  /**
+   * Upserts every document of a (multi-document) YAML or JSON manifest, CustomResourceDefinitions first so that
+   * custom resources in the same text resolve. Documents without a namespace go to `defaultNamespace`.
+   */
+  readonly applyManifest: (text: string, defaultNamespace?: string) => ReadonlyArray<JsonObject>
   /** Current global resourceVersion. */
   readonly resourceVersion: () => number
 }
@@ -158,6 +163,8 @@ const parseSnapshot = (file: string, text: string): StoreSnapshot => {
   if (!ok) throw new Error(`state file ${file}: expected {resourceVersion: number, objects: [{group, plural, object}]}`)
   return parsed as unknown as StoreSnapshot
 }
+
+const isCrd = (o: JsonObject): boolean => o["kind"] === "CustomResourceDefinition"
 
 interface Route {
   readonly group: string
@@ -511,7 +518,7 @@ class Running {
       const version = apiVersion.includes("/") ? apiVersion.slice(apiVersion.indexOf("/") + 1) : apiVersion
       return { type, version, namespace: type.namespaced ? namespace : "", name, subresource: "" }
     }
-    return {
+    const access: ObjectAccess = {
       get: (apiVersion, kind, namespace, name) => {
         const t = target(apiVersion, kind, namespace, name)
         const o = api.store.get(t.type.stored.group, t.type.stored.plural, t.namespace, name)
@@ -532,8 +539,18 @@ class Running {
         const t = target(apiVersion, kind, namespace, name)
         return api.remove(t.type, t.namespace, name) !== undefined
       },
+      applyManifest: (text, defaultNamespace = "default") => {
+        const docs = parseAllDocuments(text).map((d) => d.toJSON() as Json).filter(isObject)
+        return [...docs.filter(isCrd), ...docs.filter((o) => !isCrd(o))].map((o) => {
+          const t = target(str(o["apiVersion"]) ?? "", str(o["kind"]) ?? "", "", "")
+          const metadata = isObject(o["metadata"]) ? o["metadata"] : {}
+          const namespaced = t.type.namespaced && str(metadata["namespace"]) === undefined
+          return access.upsert(namespaced ? { ...o, metadata: { ...metadata, namespace: defaultNamespace } } : o)
+        })
+      },
       resourceVersion: () => api.store.resourceVersion
     }
+    return access
   }
 }
 
