@@ -226,10 +226,18 @@ const decodeValue = (
 const updateError = (subcode: number, data: Uint8Array, reason: string): BgpDecodeError =>
   decodeError(ErrorCode.UpdateMessage, subcode, data, reason)
 
+/** What the attribute walk saw, for the missing-attribute check after it. */
+export interface AttributeScan {
+  /** 256 entries: 1 where that type code appeared, well-formed or not. */
+  readonly present: Uint8Array
+  /** The walk stopped early at a broken attribute header or length, so later attributes are unknown. */
+  truncated: boolean
+}
+
 /**
- * Decodes the Path Attributes field `buf[start, end)`. Recoverable problems are appended to `issues`; the type
- * codes seen (valid or not) are marked in `present` (256 entries) for the missing-attribute check. Returns the
- * well-formed attributes in wire order, or the error that requires a session reset.
+ * Decodes the Path Attributes field `buf[start, end)`. Recoverable problems are appended to `issues` and what was
+ * seen is recorded in `scan`. Returns the well-formed attributes in wire order, or the error that requires a
+ * session reset.
  */
 export const decodeAttributes = (
   buf: Uint8Array,
@@ -237,8 +245,9 @@ export const decodeAttributes = (
   end: number,
   options: AttributeCodecOptions,
   issues: Array<UpdateIssue>,
-  present: Uint8Array
+  scan: AttributeScan
 ): Array<PathAttribute> | BgpDecodeError => {
+  const present = scan.present
   const out: Array<PathAttribute> = []
   let p = start
   while (p < end) {
@@ -253,6 +262,7 @@ export const decodeAttributes = (
         data: EMPTY,
         reason: `${end - p} octets left at the end of the attributes, too few for an attribute header`
       })
+      scan.truncated = true
       return out
     }
     const typeCode = u8(buf, p + 1)
@@ -265,6 +275,7 @@ export const decodeAttributes = (
         data: buf.slice(p, end),
         reason: `attribute type ${typeCode} claims ${length} octets but only ${end - p - headerLength} remain`
       })
+      scan.truncated = true
       return out
     }
     const raw = buf.subarray(p, p + headerLength + length)

@@ -177,13 +177,15 @@ const decodeUpdate = (
     )
   }
   const issues: Array<UpdateIssue> = []
-  const present = new Uint8Array(256)
-  const attributes = decodeAttributes(buf, withdrawnEnd + 2, attributesEnd, options, issues, present)
+  const scan = { present: new Uint8Array(256), truncated: false }
+  const present = scan.present
+  const attributes = decodeAttributes(buf, withdrawnEnd + 2, attributesEnd, options, issues, scan)
   if (!Array.isArray(attributes)) return Result.fail(attributes)
   const nlri = Prefix.decodeList(buf, attributesEnd, length, 4)
   if (typeof nlri === "string") return Result.fail(updateError(UpdateSubcode.InvalidNetworkField, EMPTY, `NLRI: ${nlri}`))
   // RFC 4760 makes NEXT_HOP mandatory only with classic NLRI; ORIGIN and AS_PATH go with any reachability.
-  if (nlri.length > 0 || present[AttributeType.MpReachNlri] === 1) {
+  // After a truncated walk the UPDATE is withdrawn already, and what is "missing" is unknowable.
+  if (!scan.truncated && (nlri.length > 0 || present[AttributeType.MpReachNlri] === 1)) {
     const required = nlri.length > 0
       ? [AttributeType.Origin, AttributeType.AsPath, AttributeType.NextHop]
       : [AttributeType.Origin, AttributeType.AsPath]
