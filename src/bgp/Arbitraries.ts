@@ -213,6 +213,10 @@ export const encoded: fc.Arbitrary<{ readonly bytes: Uint8Array; readonly option
   (options) => message(options).map((m) => ({ bytes: encodeMessage(m, options), options }))
 )
 
+/** Encoded valid UPDATEs, the richest kind, with the options they were encoded for. */
+export const encodedUpdate: fc.Arbitrary<{ readonly bytes: Uint8Array; readonly options: CodecOptions }> = codecOptions
+  .chain((options) => update(options).map((m) => ({ bytes: encodeMessage(m, options), options })))
+
 // ---------------------------------------------------------------------------------------------------------------
 // Mutation
 
@@ -232,7 +236,7 @@ const interesting = [0x00, 0x01, 0x02, 0x03, 0x04, 0x0f, 0x10, 0x20, 0x40, 0x7f,
 
 /**
  * Damages an encoded message with 1–4 random edits (bit flips, interesting bytes and 16-bit lengths, truncation,
- * insertion, deletion, duplication). Half the time the header length is then set to the new size, so the damage
+ * insertion, deletion, duplication), mostly in the body. Half the time the header length is then set to the new size, so the damage
  * reaches the body parsers instead of stopping at the length check.
  */
 export const mutate = (input: Uint8Array, random: () => number): Uint8Array => {
@@ -241,7 +245,8 @@ export const mutate = (input: Uint8Array, random: () => number): Uint8Array => {
   const edits = 1 + int(4)
   for (let e = 0; e < edits; e++) {
     if (bytes.length === 0) bytes = new Uint8Array(1)
-    const at = int(bytes.length)
+    // Mostly past the header: damage there reaches the body parsers, where the interesting errors live.
+    const at = bytes.length > 19 && random() < 0.85 ? 19 + int(bytes.length - 19) : int(bytes.length)
     switch (int(8)) {
       case 0:
         bytes[at] = (bytes[at] ?? 0) ^ (1 << int(8))

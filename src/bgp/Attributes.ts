@@ -337,7 +337,8 @@ const writeSegments = (w: ByteWriter, segments: ReadonlyArray<AsPathSegment>, as
 const writePrefixes = (w: ByteWriter, prefixes: ReadonlyArray<Prefix.Prefix>): void => {
   for (const prefix of prefixes) {
     w.u8(prefix.length)
-    w.bytes(prefix.bytes.subarray(0, (prefix.length + 7) >> 3))
+    const octets = (prefix.length + 7) >> 3
+    for (let i = 0; i < octets; i++) w.u8(prefix.bytes[i] ?? 0)
   }
 }
 
