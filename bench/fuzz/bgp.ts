@@ -25,6 +25,12 @@ const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex")
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
+/** The NOTIFICATION name of an outcome key ending in `code/subcode`. */
+const label = (key: string): string => {
+  const match = /(\d+)\/(\d+)$/.exec(key)
+  return match === null ? "" : describe(Number(match[1]), Number(match[2]))
+}
+
 export const main = (args: ReadonlyArray<string>): number => {
   const count = flag(args, "count", 1_000_000)
   const seed = flag(args, "seed", 1)
@@ -115,10 +121,6 @@ export const main = (args: ReadonlyArray<string>): number => {
   const seconds = (performance.now() - started) / 1000
 
   const rows = [...outcomes.entries()].toSorted((a, b) => b[1] - a[1])
-  const label = (key: string): string => {
-    const match = /(\d+)\/(\d+)$/.exec(key)
-    return match === null ? "" : describe(Number(match[1]), Number(match[2]))
-  }
   console.log(`bgp fuzz: ${count} inputs, seed ${seed}, corpus ${corpus.length} (built in ${corpusSeconds.toFixed(1)} s)`)
   console.log("")
   console.log(`${"outcome".padEnd(34)} ${"count".padStart(9)} ${"share".padStart(7)}  meaning`)
