@@ -1,6 +1,7 @@
 /**
  * Fuzzes the BGP codec: valid messages from the arbitraries, mutated ones, random bytes behind a valid header and
- * plain noise, through `decodeMessage` and (one in 16) through `MessageReader` in random chunks. A crash is any
+ * plain noise, through `decodeMessage` and (one in 16) through `MessageReader` in random chunks; decoded OPENs also
+ * go through `validateOpen`. A crash is any
  * exception; an oracle failure is a message that decoded cleanly but does not survive encode → decode unchanged.
  * Prints a table of outcomes (decoded kinds, RFC 7606 issues, NOTIFICATION code/subcode) and, last, one JSON line.
  *
@@ -12,6 +13,7 @@ import { encoded, encodedUpdate, mutate, prng } from "../../src/bgp/Arbitraries.
 import { decodeMessage, encodeMessage } from "../../src/bgp/Codec.ts"
 import type { CodecOptions } from "../../src/bgp/Codec.ts"
 import { MessageReader } from "../../src/bgp/MessageReader.ts"
+import { makeOpen, validateOpen } from "../../src/bgp/Negotiation.ts"
 import { describe } from "../../src/bgp/Notification.ts"
 
 const flag = (args: ReadonlyArray<string>, name: string, fallback: number): number => {
@@ -26,6 +28,9 @@ const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex")
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 /** The NOTIFICATION name of an outcome key ending in `code/subcode`. */
+/** The local side decoded OPENs are checked against, so the OPEN semantic errors show up in the table too. */
+const local = makeOpen({ asn: 64512, holdTime: 90, bgpIdentifier: 0xc0000201, families: [{ afi: 1, safi: 1 }] })
+
 const label = (key: string): string => {
   const match = /(\d+)\/(\d+)$/.exec(key)
   return match === null ? "" : describe(Number(match[1]), Number(match[2]))
@@ -64,6 +69,14 @@ export const main = (args: ReadonlyArray<string>): number => {
     decoded++
     const message = result.success
     tally(`decoded ${message._tag}`)
+    if (message._tag === "Open") {
+      const checked = validateOpen(message, {
+        local,
+        minHoldTime: 9,
+        requiredCapabilities: [{ _tag: "Multiprotocol", afi: 1, safi: 1 }]
+      })
+      tally(Result.isSuccess(checked) ? "validateOpen ok" : `validateOpen ${checked.failure.code}/${checked.failure.subcode}`)
+    }
     if (message._tag === "Update" && message.issues !== undefined) {
       for (const issue of message.issues) tally(`${issue.action} ${issue.code}/${issue.subcode}`)
       return
