@@ -166,6 +166,76 @@ describe("known byte vectors", () => {
   })
 })
 
+describe("messages captured from gobgpd 3.10.0 (AS 64512, peer with 4-octet AS)", () => {
+  const captured = {
+    open: `${MARKER} 0041 01 04 fc00 005a c0000201 24 02 22
+      0200 49 04 02766d00 01 04 0001 0001 01 04 0002 0001 41 04 0000fc00 05 06 0001 0001 0002`,
+    ipv4: `${MARKER} 003e 02 0000 0022 400101 02 400206 02 01 0000fc00 400304 c0000201 800404 0000000a
+      c00804 fde80064 20 cb00710a`,
+    ipv6: `${MARKER} 0063 02 0000 004c 400101 02 400206 02 01 0000fc00 c00804 fde80064
+      800e26 0002 01 10 20010db8000000000000000000000001 00 80 20010db8ffff00000000000000000010
+      c0200c 0000fc00 00000001 00000002`
+  }
+
+  it("decodes gobgpd's OPEN, keeping its FQDN and extended next hop capabilities raw, and re-encodes it exactly", () => {
+    const bytes = hex(captured.open)
+    const open = ok(bytes)
+    expect(open).toEqual({
+      _tag: "Open",
+      myAs: 64512,
+      holdTime: 90,
+      bgpIdentifier: 0xc0000201,
+      capabilities: [
+        { _tag: "RouteRefresh" },
+        { _tag: "UnknownCapability", code: 73, value: hex("02766d00") },
+        { _tag: "Multiprotocol", afi: 1, safi: 1 },
+        { _tag: "Multiprotocol", afi: 2, safi: 1 },
+        { _tag: "FourOctetAs", asn: 64512 },
+        { _tag: "UnknownCapability", code: 5, value: hex("000100010002") }
+      ]
+    })
+    expect(encodeMessage(open)).toEqual(bytes)
+  })
+
+  it("decodes gobgpd's IPv4 and IPv6 UPDATEs and re-encodes them exactly", () => {
+    const ipv4 = hex(captured.ipv4)
+    expect(ok(ipv4)).toEqual({
+      _tag: "Update",
+      withdrawn: [],
+      attributes: [
+        { _tag: "Origin", value: 2 },
+        { _tag: "AsPath", segments: [{ type: 2, asns: [64512] }] },
+        { _tag: "NextHop", address: hex("c0000201") },
+        { _tag: "MultiExitDisc", value: 10 },
+        { _tag: "Communities", values: [0xfde80064] }
+      ],
+      nlri: [p("203.0.113.10/32")]
+    })
+    const ipv6 = hex(captured.ipv6)
+    const update = ok(ipv6)
+    expect(update).toEqual({
+      _tag: "Update",
+      withdrawn: [],
+      attributes: [
+        { _tag: "Origin", value: 2 },
+        { _tag: "AsPath", segments: [{ type: 2, asns: [64512] }] },
+        { _tag: "Communities", values: [0xfde80064] },
+        {
+          _tag: "MpReachNlri",
+          afi: 2,
+          safi: 1,
+          nextHop: hex("20010db8000000000000000000000001"),
+          nlri: [p("2001:db8:ffff::10/128")]
+        },
+        { _tag: "LargeCommunities", values: [{ globalAdmin: 64512, localData1: 1, localData2: 2 }] }
+      ],
+      nlri: []
+    })
+    expect(encodeMessage(ok(ipv4), { fourOctetAs: true })).toEqual(ipv4)
+    expect(encodeMessage(update, { fourOctetAs: true })).toEqual(ipv6)
+  })
+})
+
 describe("End-of-RIB", () => {
   it("is an empty UPDATE for IPv4 unicast and an empty MP_UNREACH_NLRI for IPv6 unicast", () => {
     expect(encodeMessage(endOfRib(1, 1))).toEqual(hex(`${MARKER} 0017 02 0000 0000`))
