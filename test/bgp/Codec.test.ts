@@ -236,7 +236,76 @@ describe("messages captured from gobgpd 3.10.0 (AS 64512, peer with 4-octet AS)"
   })
 })
 
+describe("messages captured from FRR 8.4.4 bgpd (AS 64512, session over loopback)", () => {
+  it("decodes FRR's OPEN: one capability per parameter, GR with R and N bits, ADD-PATH and LLGR kept raw", () => {
+    const bytes = hex(`${MARKER} 007e 01 04 fc00 00b4 c0000201 61
+      02 06 01 04 0001 0001
+      02 06 01 04 0002 0001
+      02 02 80 00
+      02 02 02 00
+      02 02 46 00
+      02 06 41 04 0000fc00
+      02 02 06 00
+      02 0a 45 08 0001 01 01 0002 01 01
+      02 0b 49 09 07 6c62682d727472 00
+      02 0c 40 0a c078 0001 01 00 0002 01 00
+      02 10 47 0e 0001 01 80 000000 0002 01 80 000000`)
+    const open = ok(bytes)
+    expect(open).toEqual({
+      _tag: "Open",
+      myAs: 64512,
+      holdTime: 180,
+      bgpIdentifier: 0xc0000201,
+      capabilities: [
+        { _tag: "Multiprotocol", afi: 1, safi: 1 },
+        { _tag: "Multiprotocol", afi: 2, safi: 1 },
+        { _tag: "UnknownCapability", code: 128, value: new Uint8Array(0) },
+        { _tag: "RouteRefresh" },
+        { _tag: "UnknownCapability", code: 70, value: new Uint8Array(0) },
+        { _tag: "FourOctetAs", asn: 64512 },
+        { _tag: "ExtendedMessage" },
+        { _tag: "UnknownCapability", code: 69, value: hex("0001 01 01 0002 01 01") },
+        { _tag: "UnknownCapability", code: 73, value: hex("07 6c62682d727472 00") },
+        {
+          _tag: "GracefulRestart",
+          flags: 0xc,
+          restartTime: 120,
+          families: [{ afi: 1, safi: 1, flags: 0 }, { afi: 2, safi: 1, flags: 0 }]
+        },
+        { _tag: "UnknownCapability", code: 71, value: hex("0001 01 80 000000 0002 01 80 000000") }
+      ]
+    })
+    // We group the capabilities into one parameter, so the bytes differ but the value survives.
+    expect(ok(encodeMessage(open))).toEqual(open)
+  })
+
+  it("decodes FRR's UPDATEs with Extended Length AS_PATH and MP_REACH, and treats its loopback NEXT_HOP as withdraw", () => {
+    const ipv4 = issuesOf(hex(`${MARKER} 0037 02 0000 001c 400101 00 50020006 02 01 0000fc00 400304 7f000001
+      800404 00000000 18 cb0071`))
+    // FRR and gobgpd both reject 127.0.0.1 as a NEXT_HOP too (gobgpd: "invalid nexthop address").
+    expect(ipv4.issues).toEqual([expect.objectContaining({ action: "treat-as-withdraw", subcode: 8, data: hex("400304 7f000001") })])
+    expect(ipv4.attributes).toEqual([
+      { _tag: "Origin", value: 0 },
+      { _tag: "AsPath", segments: [{ type: 2, asns: [64512] }] },
+      { _tag: "MultiExitDisc", value: 0 }
+    ])
+    expect(reachability(ipv4)).toEqual({ announced: [], withdrawn: [p("203.0.113.0/24")] })
+    const ipv6 = issuesOf(hex(`${MARKER} 004c 02 0000 0035
+      900e001c 0002 01 10 00000000000000000000ffff7f000001 00 30 20010db8ffff
+      400101 00 50020006 02 01 0000fc00 800404 00000000`))
+    expect(ipv6.issues).toBeUndefined()
+    expect(ipv6.attributes[0]).toEqual({
+      _tag: "MpReachNlri",
+      afi: 2,
+      safi: 1,
+      nextHop: hex("00000000000000000000ffff7f000001"),
+      nlri: [p("2001:db8:ffff::/48")]
+    })
+  })
+})
+
 describe("End-of-RIB", () => {
+  // Byte for byte what FRR 8.4.4 sent in the capture above.
   it("is an empty UPDATE for IPv4 unicast and an empty MP_UNREACH_NLRI for IPv6 unicast", () => {
     expect(encodeMessage(endOfRib(1, 1))).toEqual(hex(`${MARKER} 0017 02 0000 0000`))
     expect(encodeMessage(endOfRib(2, 1))).toEqual(hex(`${MARKER} 001d 02 0000 0006 800f03 0002 01`))
