@@ -210,8 +210,9 @@ describe.skipIf(!runLab)("codec interop with gobgpd (lab)", () => {
       nextHopIpv6: Prefix.make(6, Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b), 128).bytes
     }, peer.options)
     if (Result.isFailure(packed)) throw new Error(packed.failure.message)
-    // 768 /32s fit one classic UPDATE; 10,000 /128s need ceil(10000 / floor(capacity / 17)) MP_REACH UPDATEs.
-    expect(packed.success).toHaveLength(1 + Math.ceil(10_000 / Math.floor((4096 - 23 - 4 - 27 - 4 - 21 - 16) / 17)))
+    // 768 /32s fit one classic UPDATE. The /128s get 4096 - 23 (header, lengths) - 35 (ORIGIN 4, AS_PATH 9,
+    // COMMUNITIES 7, LARGE_COMMUNITY 15) - 25 (MP_REACH header, AFI/SAFI, next hop) = 4013 octets, 236 per UPDATE.
+    expect(packed.success).toHaveLength(1 + Math.ceil(10_000 / Math.floor(4013 / 17)))
     for (const update of packed.success) peer.send(update)
     peer.send(endOfRib(1, 1))
     peer.send(endOfRib(2, 1))
