@@ -454,7 +454,7 @@ describe("UPDATE Message errors (RFC 4271 §6.3 codes, RFC 7606 actions)", () =>
   })
 
   it("discards malformed ATOMIC_AGGREGATE, AGGREGATOR, AS4_PATH and AS4_AGGREGATOR, keeping the UPDATE", () => {
-    const cases = ["40 06 01 00", "c0 07 05 0000fde9 00", "c0 11 03 02 01 00", "c0 12 04 0000fde9"]
+    const cases = ["40 06 01 00", "c0 07 05 0000fde9 00", "c0 11 03 02 01 00", "c0 11 06 03 01 0000fde9", "c0 12 04 0000fde9"]
     for (const bad of cases) {
       const message = issuesOf(update("", `${origin} ${asPath} ${nextHop} ${bad}`, nlri))
       expect(message.issues).toEqual([expect.objectContaining({ action: "attribute-discard" })])
