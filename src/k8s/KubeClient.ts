@@ -124,6 +124,13 @@ const ListEnvelope = (u: unknown): { items: ReadonlyArray<unknown>; resourceVers
   return { items: u.items, resourceVersion: rv, continue: cont }
 }
 
+const expectObject = <T extends KubeObject>(label: string) => (u: unknown): Effect.Effect<T, KubeError> =>
+  isKubeObject(u)
+    ? Effect.succeed(u as T)
+    : Effect.fail(new KubeError({ reason: "Other", request: label, message: "response is not a Kubernetes object (metadata.name missing)" }))
+
+const nsOf = (object: KubeObject) => object.metadata.namespace
+
 /** The client on top of a loaded `KubeConfig`: requests are signed and sent by client-node's own HTTP library. */
 export const make = (config: k8s.KubeConfig): KubeClientShape => {
   const http = new k8s.IsomorphicFetchHttpLibrary()
@@ -163,13 +170,6 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
       Effect.retry({ schedule: apiRetry, while: isRetryable })
     )
   }
-
-  const expectObject = <T extends KubeObject>(label: string) => (u: unknown): Effect.Effect<T, KubeError> =>
-    isKubeObject(u)
-      ? Effect.succeed(u as T)
-      : Effect.fail(new KubeError({ reason: "Other", request: label, message: "response is not a Kubernetes object (metadata.name missing)" }))
-
-  const nsOf = (object: KubeObject) => object.metadata.namespace
 
   const get = <T extends KubeObject>(r: Resource<T>, name: string, namespace?: string) => {
     const path = objectPath(r, name, namespace)
