@@ -110,26 +110,27 @@ export interface LeaderElectionConfig {
 /** client-go's defaults. */
 export const defaultTiming = { leaseDuration: "15 seconds", renewDeadline: "10 seconds", retryPeriod: "2 seconds" } as const
 
+const positiveMillis = (field: string, input: Duration.Input) =>
+  Duration.fromInput(input).pipe(
+    Effect.fromOption,
+    Effect.map(Duration.toMillis),
+    Effect.filterOrFail(
+      (n) => Number.isFinite(n) && n > 0,
+      () => new LeaderElectionConfigError({ field, message: `${field} must be a positive finite duration` })
+    ),
+    Effect.mapError((e) =>
+      e._tag === "LeaderElectionConfigError" ? e : new LeaderElectionConfigError({ field, message: `${field} is not a duration` })
+    )
+  )
+
 export const validateConfig = (config: LeaderElectionConfig): Effect.Effect<ElectionTiming, LeaderElectionConfigError> =>
   Effect.gen(function*() {
-    const ms = (field: string, input: Duration.Input) =>
-      Duration.fromInput(input).pipe(
-        Effect.fromOption,
-        Effect.map(Duration.toMillis),
-        Effect.filterOrFail(
-          (n) => Number.isFinite(n) && n > 0,
-          () => new LeaderElectionConfigError({ field, message: `${field} must be a positive finite duration` })
-        ),
-        Effect.mapError((e) =>
-          e._tag === "LeaderElectionConfigError" ? e : new LeaderElectionConfigError({ field, message: `${field} is not a duration` })
-        )
-      )
     if (config.identity === "") {
       return yield* new LeaderElectionConfigError({ field: "identity", message: "identity must not be empty" })
     }
-    const leaseDurationMs = yield* ms("leaseDuration", config.leaseDuration)
-    const renewDeadlineMs = yield* ms("renewDeadline", config.renewDeadline)
-    const retryPeriodMs = yield* ms("retryPeriod", config.retryPeriod)
+    const leaseDurationMs = yield* positiveMillis("leaseDuration", config.leaseDuration)
+    const renewDeadlineMs = yield* positiveMillis("renewDeadline", config.renewDeadline)
+    const retryPeriodMs = yield* positiveMillis("retryPeriod", config.retryPeriod)
     if (leaseDurationMs <= renewDeadlineMs) {
       return yield* new LeaderElectionConfigError({ field: "leaseDuration", message: "leaseDuration must be greater than renewDeadline" })
     }

@@ -84,6 +84,11 @@ const conflict = (request: string, statusReason: string) =>
   new KubeError({ reason: "Conflict", request, status: 409, statusReason, message: "the lease changed since it was read" })
 const notFound = (request: string) => new KubeError({ reason: "NotFound", request, status: 404, message: "no such lease" })
 
+const stored = (lease: LeaseObject): StoredLease => ({
+  record: recordOfLease(lease),
+  resourceVersion: lease.metadata.resourceVersion ?? ""
+})
+
 export class LeaseStore extends Context.Service<LeaseStore, LeaseStoreShape>()("mlb/election/LeaseStore") {
   static readonly layerMemory = Layer.effect(LeaseStore, Effect.map(makeMemoryStore(), LeaseStore.of))
 
@@ -93,10 +98,6 @@ export class LeaseStore extends Context.Service<LeaseStore, LeaseStoreShape>()("
       LeaseStore,
       Effect.gen(function*() {
         const kube = yield* KubeClient
-        const stored = (lease: LeaseObject): StoredLease => ({
-          record: recordOfLease(lease),
-          resourceVersion: lease.metadata.resourceVersion ?? ""
-        })
         return LeaseStore.of({
           get: kube.get(Leases, name, namespace).pipe(
             Effect.map(stored),
