@@ -16,7 +16,7 @@ import {
   written
 } from "../../src/election/LeaderElection.ts"
 import { type LeaseRecord, LeaseStore, type LeaseStoreShape, makeMemoryStore } from "../../src/election/LeaseStore.ts"
-import { KubeError } from "../../src/k8s/KubeError.ts"
+import { link, type LinkMode } from "./LeaseLink.ts"
 
 const timing: ElectionTiming = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 }
 const config = (identity: string) => ({
@@ -153,23 +153,8 @@ describe("validateConfig", () => {
     }))
 })
 
-type Mode = "ok" | "fail" | "hang"
-/** A view of a shared store through a link that can fail or hang: a network partition for one replica. */
-const link = (store: LeaseStoreShape, mode: Ref.Ref<Mode>): LeaseStoreShape => {
-  const gate = <A>(eff: Effect.Effect<A, KubeError>) =>
-    Effect.flatMap(Ref.get(mode), (m) =>
-      m === "ok" ? eff : m === "hang" ? Effect.never : Effect.fail(
-        new KubeError({ reason: "Unavailable", request: "lease", message: "partitioned" })
-      ))
-  return {
-    get: gate(store.get),
-    create: (r) => gate(store.create(r)),
-    update: (r, v) => gate(store.update(r, v))
-  }
-}
-
 const replica = Effect.fnUntraced(function*(identity: string, store: LeaseStoreShape) {
-  const mode = yield* Ref.make<Mode>("ok")
+  const mode = yield* Ref.make<LinkMode>("ok")
   const scope = yield* Scope.make()
   const elector = yield* make(config(identity)).pipe(
     Effect.provideService(LeaseStore, link(store, mode)),

@@ -33,6 +33,8 @@ const rawService = (name: string, extra: Record<string, unknown> = {}) => ({
   spec: { type: "LoadBalancer", ports: [{ port: 80, protocol: "TCP" }] }
 })
 
+const cm = (data: Record<string, string>) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "default" }, data })
+
 const describeChange = (c: Change<{ metadata: { name: string } }>) => c._tag === "Synced" ? "Synced" : `${c._tag}:${c.object.metadata.name}`
 
 /** Takes from `q` until `done` holds for what was taken, within a real-time limit. */
@@ -80,7 +82,6 @@ describe("KubeClient against the in-memory API server", () => {
     withServer(() =>
       Effect.gen(function*() {
         const kube = yield* KubeClient
-        const cm = (data: Record<string, string>) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "default" }, data })
         yield* kube.createOrPatch(ConfigMaps, cm({ a: "1" }))
         const second = yield* kube.createOrPatch(ConfigMaps, cm({ b: "2" }))
         assert.deepStrictEqual(second.data, { a: "1", b: "2" })
