@@ -99,7 +99,7 @@ describe("KubeClient against the in-memory API server", () => {
             status: { loadBalancer: { ingress: [...(svc.status?.loadBalancer?.ingress ?? []), { ip }] } }
           })), { concurrency: "unbounded" })
         const final = yield* kube.get(Services, "lb", "default")
-        assert.deepStrictEqual((final.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).sort(), [...ips].sort())
+        assert.deepStrictEqual((final.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).toSorted(), [...ips].toSorted())
 
         // A writer that sneaks in between our read and our write: the update function runs again on its result.
         let calls = 0
@@ -166,7 +166,7 @@ describe("KubeClient against the in-memory API server", () => {
         yield* informer.synced
         const q = yield* Queue.unbounded<string>()
         yield* informer.changes.pipe(Stream.runForEach((c) => Queue.offer(q, describeChange(c))), Effect.forkScoped)
-        assert.deepStrictEqual((yield* takeUntil(q, (seen) => seen.length === 3)).sort(), ["Added:a", "Added:b", "Synced"])
+        assert.deepStrictEqual((yield* takeUntil(q, (seen) => seen.length === 3)).toSorted(), ["Added:a", "Added:b", "Synced"])
 
         s.clearRequests()
         s.faults.dropWatches()
@@ -175,9 +175,9 @@ describe("KubeClient against the in-memory API server", () => {
         s.objects.delete("v1", "Service", "default", "b")
         s.faults.compactHistory() // the watch cannot resume from where it was: 410
         const seen = yield* takeUntil(q, (xs) => xs.includes("Synced"))
-        assert.deepStrictEqual([...seen].sort(), ["Added:c", "Deleted:b", "Modified:a", "Synced"])
+        assert.deepStrictEqual([...seen].toSorted(), ["Added:c", "Deleted:b", "Modified:a", "Synced"])
         assert.isTrue(s.requests().some((r) => r.verb === "list"), "relisted")
-        const names = [...(yield* informer.snapshot).keys()].sort()
+        const names = [...(yield* informer.snapshot).keys()].toSorted()
         assert.deepStrictEqual(names, ["default/a", "default/c"])
         assert.strictEqual((yield* informer.get("a", "default"))?.metadata.labels?.["changed"], "yes")
         // and it keeps watching afterwards

@@ -52,7 +52,7 @@ describe("diff", () => {
       const cache = new Map(before.map((o) => [keyOf(o), o]))
       const changes = diff(cache, after)
       for (const c of changes) apply(cache, c)
-      assert.deepStrictEqual([...cache.keys()].sort(), after.map(keyOf).sort())
+      assert.deepStrictEqual([...cache.keys()].toSorted(), after.map(keyOf).toSorted())
       for (const o of after) assert.deepStrictEqual(cache.get(keyOf(o)), o)
       const unchanged = after.filter((o) => before.some((b) => keyOf(b) === keyOf(o) && b.metadata.resourceVersion === o.metadata.resourceVersion))
       assert.strictEqual(changes.length, after.length - unchanged.length + before.filter((b) => !after.some((o) => keyOf(o) === keyOf(b))).length)
