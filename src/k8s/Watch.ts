@@ -65,7 +65,7 @@ export const reconnectBackoff: Schedule.Schedule<unknown, unknown> = Schedule.mi
 export interface ListWatchOptions {
   /** delays between failed attempts (default `reconnectBackoff`) */
   readonly backoff?: Schedule.Schedule<unknown, unknown> | undefined
-  /** a watch that ends cleanly sooner than this without any event counts as a failure (no hot reconnect loop) */
+  /** a watch that ends sooner than this without any event counts as a failure (no hot reconnect loop) */
   readonly minHealthyMs?: number | undefined
   /** for logs */
   readonly name?: string | undefined
@@ -94,10 +94,11 @@ export const listWatch = <T extends KubeObject>(lw: ListWatcher<T>, options: Lis
       resourceVersion = list.resourceVersion
     })
 
-    // One connection. Succeeds when it was healthy (delivered events, or ran long and ended cleanly); then the
-    // next connection starts at once. Fails otherwise, and the retry schedule spaces the attempts.
+    // One connection. Succeeds when it was healthy (delivered events, or lasted minHealthyMs); the next connection
+    // then starts at once. Fails otherwise, and the retry schedule spaces the attempts.
     const session = Effect.gen(function*() {
-      if (resourceVersion === undefined) yield* relist
+      const relisted = resourceVersion === undefined
+      if (relisted) yield* relist
       const startedAt = yield* Clock.currentTimeMillis
       let delivered = 0
       const ended = yield* lw.watch(resourceVersion ?? "").pipe(
@@ -113,13 +114,19 @@ export const listWatch = <T extends KubeObject>(lw: ListWatcher<T>, options: Lis
         Effect.as(undefined),
         Effect.catch((error) => Effect.succeed(error))
       )
-      if (ended?.reason === "Gone") resourceVersion = undefined // relist on the next session
-      if (delivered > 0) return
-      if (ended !== undefined) return yield* ended
-      const lasted = (yield* Clock.currentTimeMillis) - startedAt
-      if (lasted < minHealthyMs) {
-        return yield* new KubeError({ reason: "Unavailable", request: "WATCH", message: `watch ended after ${lasted} ms without events` })
+      if (ended?.reason === "Gone") {
+        resourceVersion = undefined
+        // An expired resume point: relist at once. Gone right after a fresh list is the server misbehaving: back off.
+        if (!relisted) return
       }
+      const lasted = (yield* Clock.currentTimeMillis) - startedAt
+      if (delivered > 0 || lasted >= minHealthyMs) {
+        if (ended !== undefined) {
+          yield* Effect.logDebug("watch dropped; resuming").pipe(Effect.annotateLogs({ watch: options.name ?? "", error: ended.message }))
+        }
+        return
+      }
+      return yield* (ended ?? new KubeError({ reason: "Unavailable", request: "WATCH", message: `watch ended after ${lasted} ms without events` }))
     })
 
     return session.pipe(

@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Queue, type Scope, Stream } from "effect"
 import { KubeClient, jsonPatch, mergePatch } from "../../src/k8s/KubeClient.ts"
 import * as Informer from "../../src/k8s/Informer.ts"
-import { ConfigMaps, Services } from "../../src/k8s/Resource.ts"
+import { ConfigMaps, Namespaces, Services } from "../../src/k8s/Resource.ts"
 import { type Change, fromClient, listWatch } from "../../src/k8s/Watch.ts"
 import { type ApiServer, startApiServer } from "../../src/testing/apiserver/Server.ts"
 
@@ -215,4 +215,21 @@ describe("KubeClient against the in-memory API server", () => {
         assert.deepStrictEqual(yield* takeUntil(q, (seen) => seen.length === 1), ["Added:while-down"])
         yield* Fiber.interrupt(fiber)
       })))
+
+  it.live("loads the server's kubeconfig file; in-cluster outside a pod fails with a clear error", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const s = yield* server
+      const names = yield* Effect.flatMap(KubeClient, (k) => k.list(Namespaces)).pipe(
+        Effect.provide(KubeClient.layerKubeconfig(s.kubeconfigPath)),
+        Effect.map((l) => l.items.map((n) => n.metadata.name))
+      )
+      assert.include(names, "default")
+      const missing = yield* Effect.flip(Effect.provide(KubeClient, KubeClient.layerKubeconfig("/nonexistent/kubeconfig")))
+      assert.strictEqual(missing.reason, "Other")
+      assert.include(missing.request, "/nonexistent/kubeconfig")
+      if (process.env["KUBERNETES_SERVICE_HOST"] === undefined) {
+        const outside = yield* Effect.flip(Effect.provide(KubeClient, KubeClient.layerInCluster))
+        assert.include(outside.message, "KUBERNETES_SERVICE_HOST")
+      }
+    })))
 })

@@ -87,7 +87,7 @@ describe("listWatch", () => {
         { events: [], ending: "hang" }
       ])
       const fiber = yield* Effect.forkChild(collect(lw, 8))
-      yield* TestClock.adjust("10 seconds")
+      yield* TestClock.adjust(0) // no backoff: an expired resume point is relisted at once
       const seen = yield* Fiber.join(fiber)
       assert.deepStrictEqual(seen, [
         "Added:a@1", "Added:b@2", "Synced", "Added:d@6",
@@ -136,6 +136,19 @@ describe("listWatch", () => {
       const fiber = yield* Effect.forkChild(listWatch(lw, { backoff: Schedule.spaced("1 second") }).pipe(Stream.runDrain))
       yield* TestClock.adjust("10500 millis")
       assert.strictEqual(calls.watches.length, 11)
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("410 right after a fresh list is not relisted in a hot loop", () =>
+    Effect.gen(function*() {
+      const { lw, calls } = scripted([{ items: [], resourceVersion: "1" }], Array.from({ length: 10 }, () => ({ events: [], ending: gone })))
+      const fiber = yield* Effect.forkChild(listWatch(lw, { backoff: Schedule.spaced("1 second") }).pipe(Stream.runDrain))
+      yield* TestClock.adjust(0)
+      assert.strictEqual(calls.lists, 1)
+      yield* TestClock.adjust("999 millis")
+      assert.strictEqual(calls.lists, 1)
+      yield* TestClock.adjust("1 milli")
+      assert.strictEqual(calls.lists, 2)
       yield* Fiber.interrupt(fiber)
     }))
 })
