@@ -1,5 +1,5 @@
 import * as k8s from "@kubernetes/client-node"
-import { Cause, Context, Duration, Effect, Layer, Predicate, Queue, Schedule, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Option, Predicate, Queue, Schedule, Schema, Stream } from "effect"
 import { fromResponse, fromTransport, isRetryable, KubeError } from "./KubeError.ts"
 import {
   collectionPath,
@@ -137,28 +137,32 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
   const cluster = config.getCurrentCluster()
   const server = cluster?.server.replace(/\/+$/, "") ?? ""
 
+  // Built, signed (token, client certificate, CA, skipTLSVerify) and sent by client-node's own HTTP layer.
+  const open = async (method: Method, path: string, signal: AbortSignal, body?: unknown, contentType?: string) => {
+    if (cluster === null) throw new Error("the kubeconfig has no current cluster")
+    const ctx = new k8s.RequestContext(`${server}${path}`, method)
+    ctx.setHeaderParam("Accept", "application/json")
+    if (body !== undefined) {
+      ctx.setHeaderParam("Content-Type", contentType ?? "application/json")
+      ctx.setBody(JSON.stringify(body))
+    }
+    ctx.setSignal(signal)
+    await config.applySecurityAuthentication(ctx)
+    return http.send(ctx).toPromise()
+  }
+
+  const noAnswer = (label: string) => () => Effect.fail(fromTransport(label, `no answer within ${Duration.format(requestTimeout)}`))
+
   const send = (method: Method, path: string, body?: unknown, contentType?: string) => {
     const label = `${method} ${path}`
     return Effect.tryPromise({
       try: async (signal) => {
-        if (cluster === null) throw new Error("the kubeconfig has no current cluster")
-        const ctx = new k8s.RequestContext(`${server}${path}`, method)
-        ctx.setHeaderParam("Accept", "application/json")
-        if (body !== undefined) {
-          ctx.setHeaderParam("Content-Type", contentType ?? "application/json")
-          ctx.setBody(JSON.stringify(body))
-        }
-        ctx.setSignal(signal)
-        await config.applySecurityAuthentication(ctx)
-        const response = await http.send(ctx).toPromise()
+        const response = await open(method, path, signal, body, contentType)
         return { status: response.httpStatusCode, text: await response.body.text() }
       },
       catch: (cause) => fromTransport(label, cause)
     }).pipe(
-      Effect.timeoutOrElse({
-        duration: requestTimeout,
-        orElse: () => Effect.fail(fromTransport(label, `no answer within ${Duration.format(requestTimeout)}`))
-      }),
+      Effect.timeoutOrElse({ duration: requestTimeout, orElse: noAnswer(label) }),
       Effect.flatMap(({ status, text }) => {
         if (status < 200 || status >= 300) return Effect.fail(fromResponse(label, status, text))
         if (method === "DELETE" || text === "") return Effect.succeed<unknown>(undefined)
@@ -272,51 +276,73 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
       )
     )
 
+  // A watch is one long GET streaming newline-delimited JSON. Read here rather than through client-node's Watch
+  // class so that closing the stream aborts the request at any point, connecting included, and a non-200 answer
+  // keeps its Status body (410 → Gone).
   const watch = <T extends KubeObject>(r: Resource<T>, options: WatchOptions = {}): Stream.Stream<WatchEvent<T>, KubeError> => {
-    const path = collectionPath(r, options.namespace)
-    const label = `WATCH ${path}`
     const timeoutSeconds = options.timeoutSeconds ?? 300
+    const path = collectionPath(r, options.namespace) + query({
+      watch: true,
+      allowWatchBookmarks: true,
+      timeoutSeconds,
+      resourceVersion: options.resourceVersion === "" ? undefined : options.resourceVersion,
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector
+    })
+    const label = `WATCH ${path}`
+    // Silence longer than the server's own timeout means a dead connection nobody closed.
+    const idle = Duration.seconds(timeoutSeconds + 30)
     return Stream.callback<WatchEvent<T>, KubeError>((queue) =>
-      Effect.acquireRelease(
-        Effect.tryPromise({
-          try: () => {
-            const watcher = new k8s.Watch(config)
-            // client-node aborts a watch after 30 s without bytes; the server's own timeout is the one we want.
-            // (the field is public at runtime, private only in the typings)
-            Reflect.set(watcher, "requestTimeoutMs", (timeoutSeconds + 30) * 1000)
-            return watcher.watch(
-              path,
-              {
-                allowWatchBookmarks: true,
-                timeoutSeconds,
-                resourceVersion: options.resourceVersion,
-                labelSelector: options.labelSelector,
-                fieldSelector: options.fieldSelector
-              },
-              (type: string, object: unknown) => {
-                const event = decodeWatchEvent<T>(label, type, object)
-                if (event instanceof KubeError) Queue.failCauseUnsafe(queue, Cause.fail(event))
-                else if (event !== undefined) Queue.offerUnsafe(queue, event)
-              },
-              (err: unknown) => {
-                if (err === null || err === undefined) Queue.endUnsafe(queue)
-                else Queue.failCauseUnsafe(queue, Cause.fail(watchDoneError(label, err)))
-              }
-            )
-          },
+      Effect.gen(function*() {
+        const controller = new AbortController()
+        yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
+        const response = yield* Effect.tryPromise({
+          try: () => open("GET", path, controller.signal),
           catch: (cause) => fromTransport(label, cause)
-        }),
-        (controller) => Effect.sync(() => controller.abort())
-      )
+        }).pipe(Effect.timeoutOrElse({ duration: requestTimeout, orElse: noAnswer(label) }))
+        if (response.httpStatusCode !== 200) {
+          const text = yield* Effect.promise(() => response.body.text().catch(() => ""))
+          return yield* fromResponse(label, response.httpStatusCode, text)
+        }
+        const body = response.body.stream()
+        if (body === null) return yield* Queue.end(queue)
+        const reader = body.getReader()
+        const decoder = new TextDecoder()
+        let buffered = ""
+        while (true) {
+          const chunk = yield* Effect.tryPromise({
+            try: () => reader.read(),
+            catch: (cause) => fromTransport(label, cause)
+          }).pipe(Effect.timeoutOrElse({ duration: idle, orElse: () => Effect.fail(fromTransport(label, "watch went silent")) }))
+          if (chunk.done) break
+          buffered += decoder.decode(chunk.value, { stream: true })
+          let newline = buffered.indexOf("\n")
+          while (newline >= 0) {
+            const line = buffered.slice(0, newline).trim()
+            buffered = buffered.slice(newline + 1)
+            newline = buffered.indexOf("\n")
+            if (line === "") continue
+            const event = parseWatchLine<T>(label, line)
+            if (event instanceof KubeError) return yield* event
+            if (event !== undefined) yield* Queue.offer(queue, event)
+          }
+        }
+        yield* Queue.end(queue)
+      })
     )
   }
 
   return { get, list, create, replace, replaceStatus, patch, patchStatus, update, updateStatus, delete: del, createOrPatch, watch }
 }
 
-const watchDoneError = (label: string, err: unknown): KubeError => {
-  const status = Predicate.isObject(err) && "statusCode" in err && Predicate.isNumber(err.statusCode) ? err.statusCode : undefined
-  return status === undefined ? fromTransport(label, err) : fromResponse(label, status, "")
+const WatchLine = Schema.Struct({ type: Schema.String, object: Schema.Unknown })
+const decodeWatchLine = Schema.decodeUnknownOption(Schema.fromJsonString(WatchLine))
+
+const parseWatchLine = <T extends KubeObject>(label: string, line: string): WatchEvent<T> | KubeError | undefined => {
+  const decoded = decodeWatchLine(line)
+  return Option.isSome(decoded)
+    ? decodeWatchEvent<T>(label, decoded.value.type, decoded.value.object)
+    : new KubeError({ reason: "Other", request: label, message: `undecodable watch line: ${line.slice(0, 120)}` })
 }
 
 /** One line of a watch: objects are checked, `ERROR` becomes a `KubeError`, unknown types are skipped. */

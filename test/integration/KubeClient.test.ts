@@ -232,4 +232,15 @@ describe("KubeClient against the in-memory API server", () => {
         assert.include(outside.message, "KUBERNETES_SERVICE_HOST")
       }
     })))
+
+  it.live("closing a watch aborts it at once, even while the server holds the request unanswered", () =>
+    withServer((s) =>
+      Effect.gen(function*() {
+        const kube = yield* KubeClient
+        yield* Effect.promise(() => s.faults.pause("hang"))
+        const fiber = yield* kube.watch(Services).pipe(Stream.runDrain, Effect.forkChild)
+        yield* Effect.sleep("200 millis")
+        yield* Fiber.interrupt(fiber).pipe(Effect.timeout("1 second"))
+        yield* Effect.promise(() => s.faults.resume())
+      })))
 })
