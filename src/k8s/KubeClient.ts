@@ -129,6 +129,8 @@ const expectObject = <T extends KubeObject>(label: string) => (u: unknown): Effe
     ? Effect.succeed(u as T)
     : Effect.fail(new KubeError({ reason: "Other", request: label, message: "response is not a Kubernetes object (metadata.name missing)" }))
 
+const noAnswer = (label: string) => () => Effect.fail(fromTransport(label, `no answer within ${Duration.format(requestTimeout)}`))
+
 const nsOf = (object: KubeObject) => object.metadata.namespace
 
 /** The client on top of a loaded `KubeConfig`: requests are signed and sent by client-node's own HTTP library. */
@@ -150,8 +152,6 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
     await config.applySecurityAuthentication(ctx)
     return http.send(ctx).toPromise()
   }
-
-  const noAnswer = (label: string) => () => Effect.fail(fromTransport(label, `no answer within ${Duration.format(requestTimeout)}`))
 
   const send = (method: Method, path: string, body?: unknown, contentType?: string) => {
     const label = `${method} ${path}`
