@@ -1,6 +1,7 @@
 import * as k8s from "@kubernetes/client-node"
 import { Context, Duration, Effect, Layer, Option, Predicate, Queue, Schedule, Schema, Stream } from "effect"
 import { fromResponse, fromTransport, isRetryable, KubeError } from "./KubeError.ts"
+import * as MergePatch from "./MergePatch.ts"
 import {
   collectionPath,
   isKubeObject,
@@ -46,6 +47,14 @@ export interface WatchOptions extends ListOptions {
 /** A pure update: return the same reference to mean "nothing to write". */
 export type Update<T> = (current: T) => T
 
+export interface UpdateOptions {
+  /**
+   * `replace` (default) PUTs the whole object; `merge-patch` sends only what `f` changed, with the read
+   * resourceVersion as precondition. Both fail with 409 on a concurrent write, and both then re-read and re-apply.
+   */
+  readonly via?: "replace" | "merge-patch" | undefined
+}
+
 export interface KubeClientShape {
   readonly get: <T extends KubeObject>(r: Resource<T>, name: string, namespace?: string) => Effect.Effect<T, KubeError>
   /** every page, with the resourceVersion of the collection */
@@ -66,19 +75,21 @@ export interface KubeClientShape {
     namespace: string | undefined,
     patch: Patch
   ) => Effect.Effect<T, KubeError>
-  /** read, apply `f`, replace; on 409 re-read and re-apply `f` (bounded) */
+  /** read, apply `f`, write; on 409 re-read and re-apply `f` (bounded) */
   readonly update: <T extends KubeObject>(
     r: Resource<T>,
     name: string,
     namespace: string | undefined,
-    f: Update<T>
+    f: Update<T>,
+    options?: UpdateOptions
   ) => Effect.Effect<T, KubeError>
   /** `update` through the status subresource */
   readonly updateStatus: <T extends KubeObject>(
     r: Resource<T>,
     name: string,
     namespace: string | undefined,
-    f: Update<T>
+    f: Update<T>,
+    options?: UpdateOptions
   ) => Effect.Effect<T, KubeError>
   /** succeeds when the object is already gone */
   readonly delete: <T extends KubeObject>(r: Resource<T>, name: string, namespace?: string) => Effect.Effect<void, KubeError>
@@ -242,13 +253,22 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
     name: string,
     namespace: string | undefined,
     f: Update<T>,
-    put: (r: Resource<T>, object: T) => Effect.Effect<T, KubeError>
+    subresource: "status" | undefined,
+    options: UpdateOptions
   ) =>
     Effect.gen(function*() {
       const current = yield* get(r, name, namespace)
       const next = f(current)
       if (next === current) return current
-      return yield* put(r, { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion } })
+      const resourceVersion = current.metadata.resourceVersion
+      if (options.via === "merge-patch") {
+        const changes = MergePatch.diff(current, next)
+        if (MergePatch.isEmpty(changes)) return current
+        const metadata = { ...(Predicate.isObject(changes["metadata"]) ? changes["metadata"] : {}), resourceVersion }
+        return yield* patchAt<T>(objectPath(r, name, namespace, subresource), mergePatch({ ...changes, metadata }))
+      }
+      const object = { ...next, metadata: { ...next.metadata, resourceVersion } }
+      return yield* write("PUT", objectPath(r, name, namespace, subresource), object)
     }).pipe(
       Effect.retry({
         schedule: Schedule.exponential("20 millis").pipe(Schedule.jittered, Schedule.upTo({ times: conflictAttempts - 1 })),
@@ -256,11 +276,11 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
       })
     )
 
-  const update = <T extends KubeObject>(r: Resource<T>, name: string, namespace: string | undefined, f: Update<T>) =>
-    conflictRetry(r, name, namespace, f, replace)
+  const update = <T extends KubeObject>(r: Resource<T>, name: string, namespace: string | undefined, f: Update<T>, options: UpdateOptions = {}) =>
+    conflictRetry(r, name, namespace, f, undefined, options)
 
-  const updateStatus = <T extends KubeObject>(r: Resource<T>, name: string, namespace: string | undefined, f: Update<T>) =>
-    conflictRetry(r, name, namespace, f, replaceStatus)
+  const updateStatus = <T extends KubeObject>(r: Resource<T>, name: string, namespace: string | undefined, f: Update<T>, options: UpdateOptions = {}) =>
+    conflictRetry(r, name, namespace, f, "status", options)
 
   const del = <T extends KubeObject>(r: Resource<T>, name: string, namespace?: string) =>
     send("DELETE", objectPath(r, name, namespace)).pipe(

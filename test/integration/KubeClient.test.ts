@@ -114,6 +114,22 @@ describe("KubeClient against the in-memory API server", () => {
         assert.strictEqual(calls, 2)
         assert.strictEqual(result.metadata.annotations?.["sneaky"], "yes")
         assert.deepStrictEqual(result.status?.loadBalancer?.ingress, [{ ip: "198.51.100.1" }])
+
+        // The same through a merge patch with the read resourceVersion as precondition.
+        let patchCalls = 0
+        const patched = yield* kube.updateStatus(Services, "lb", "default", (svc) => {
+          patchCalls++
+          if (patchCalls === 1) {
+            const current = s.objects.get("v1", "Service", "default", "lb") ?? {}
+            s.objects.upsert({ ...current, metadata: { ...(current["metadata"] as object), annotations: { sneaky: "again" } } })
+          }
+          return { ...svc, status: { loadBalancer: { ingress: [{ ip: "203.0.113.9" }] } } }
+        }, { via: "merge-patch" })
+        assert.strictEqual(patchCalls, 2)
+        assert.strictEqual(patched.metadata.annotations?.["sneaky"], "again")
+        assert.deepStrictEqual(patched.status?.loadBalancer?.ingress, [{ ip: "203.0.113.9" }])
+        const unchanged = yield* kube.updateStatus(Services, "lb", "default", (svc) => ({ ...svc }), { via: "merge-patch" })
+        assert.strictEqual(unchanged.metadata.resourceVersion, patched.metadata.resourceVersion)
       })))
 
   it.live("list+watch streams ADDED, MODIFIED and DELETED", () =>
