@@ -55,6 +55,21 @@ export interface UpdateOptions {
   readonly via?: "replace" | "merge-patch" | undefined
 }
 
+export type PatchOperation = <T extends KubeObject>(
+  r: Resource<T>,
+  name: string,
+  namespace: string | undefined,
+  patch: Patch
+) => Effect.Effect<T, KubeError>
+
+export type UpdateOperation = <T extends KubeObject>(
+  r: Resource<T>,
+  name: string,
+  namespace: string | undefined,
+  f: Update<T>,
+  options?: UpdateOptions
+) => Effect.Effect<T, KubeError>
+
 export interface KubeClientShape {
   readonly get: <T extends KubeObject>(r: Resource<T>, name: string, namespace?: string) => Effect.Effect<T, KubeError>
   /** every page, with the resourceVersion of the collection */
@@ -63,34 +78,12 @@ export interface KubeClientShape {
   /** PUT; fails with `Conflict` when `metadata.resourceVersion` is stale */
   readonly replace: <T extends KubeObject>(r: Resource<T>, object: T) => Effect.Effect<T, KubeError>
   readonly replaceStatus: <T extends KubeObject>(r: Resource<T>, object: T) => Effect.Effect<T, KubeError>
-  readonly patch: <T extends KubeObject>(
-    r: Resource<T>,
-    name: string,
-    namespace: string | undefined,
-    patch: Patch
-  ) => Effect.Effect<T, KubeError>
-  readonly patchStatus: <T extends KubeObject>(
-    r: Resource<T>,
-    name: string,
-    namespace: string | undefined,
-    patch: Patch
-  ) => Effect.Effect<T, KubeError>
+  readonly patch: PatchOperation
+  readonly patchStatus: PatchOperation
   /** read, apply `f`, write; on 409 re-read and re-apply `f` (bounded) */
-  readonly update: <T extends KubeObject>(
-    r: Resource<T>,
-    name: string,
-    namespace: string | undefined,
-    f: Update<T>,
-    options?: UpdateOptions
-  ) => Effect.Effect<T, KubeError>
+  readonly update: UpdateOperation
   /** `update` through the status subresource */
-  readonly updateStatus: <T extends KubeObject>(
-    r: Resource<T>,
-    name: string,
-    namespace: string | undefined,
-    f: Update<T>,
-    options?: UpdateOptions
-  ) => Effect.Effect<T, KubeError>
+  readonly updateStatus: UpdateOperation
   /** succeeds when the object is already gone */
   readonly delete: <T extends KubeObject>(r: Resource<T>, name: string, namespace?: string) => Effect.Effect<void, KubeError>
   /** create; if it exists, merge-patch it with `object` (metadata.resourceVersion dropped) */

@@ -35,6 +35,12 @@ const rawService = (name: string, extra: Record<string, unknown> = {}) => ({
 
 const cm = (data: Record<string, string>) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "default" }, data })
 
+/** Another writer changes the Service between our read and our write. */
+const sneakIn = (s: ApiServer, value: string) => {
+  const current = s.objects.get("v1", "Service", "default", "lb") ?? {}
+  s.objects.upsert({ ...current, metadata: { ...(current["metadata"] as object), annotations: { sneaky: value } } })
+}
+
 const describeChange = (c: Change<{ metadata: { name: string } }>) => c._tag === "Synced" ? "Synced" : `${c._tag}:${c.object.metadata.name}`
 
 /** Takes from `q` until `done` holds for what was taken, within a real-time limit. */
@@ -105,10 +111,7 @@ describe("KubeClient against the in-memory API server", () => {
         let calls = 0
         const result = yield* kube.updateStatus(Services, "lb", "default", (svc) => {
           calls++
-          if (calls === 1) {
-            const current = s.objects.get("v1", "Service", "default", "lb") ?? {}
-            s.objects.upsert({ ...current, metadata: { ...(current["metadata"] as object), annotations: { sneaky: "yes" } } })
-          }
+          if (calls === 1) sneakIn(s, "yes")
           return { ...svc, status: { loadBalancer: { ingress: [{ ip: "198.51.100.1" }] } } }
         })
         assert.strictEqual(calls, 2)
@@ -119,10 +122,7 @@ describe("KubeClient against the in-memory API server", () => {
         let patchCalls = 0
         const patched = yield* kube.updateStatus(Services, "lb", "default", (svc) => {
           patchCalls++
-          if (patchCalls === 1) {
-            const current = s.objects.get("v1", "Service", "default", "lb") ?? {}
-            s.objects.upsert({ ...current, metadata: { ...(current["metadata"] as object), annotations: { sneaky: "again" } } })
-          }
+          if (patchCalls === 1) sneakIn(s, "again")
           return { ...svc, status: { loadBalancer: { ingress: [{ ip: "203.0.113.9" }] } } }
         }, { via: "merge-patch" })
         assert.strictEqual(patchCalls, 2)
