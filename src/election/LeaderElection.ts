@@ -238,4 +238,8 @@ export const makeWith = Effect.fnUntraced(function*(identity: string, timing: El
 export class LeaderElection extends Context.Service<LeaderElection, LeaderElectionShape>()("mlb/election/LeaderElection") {
   /** needs a `LeaseStore` (`LeaseStore.layerKube(namespace, name)` in production) */
   static readonly layer = (config: LeaderElectionConfig) => Layer.effect(LeaderElection, Effect.map(make(config), LeaderElection.of))
+
+  /** on the Lease `namespace/name` through the KubeClient */
+  static readonly layerKube = (config: LeaderElectionConfig & { readonly namespace: string; readonly leaseName: string }) =>
+    LeaderElection.layer(config).pipe(Layer.provide(LeaseStore.layerKube(config.namespace, config.leaseName)))
 }

@@ -213,7 +213,7 @@ export const referenceTo = <T extends KubeObject>(resource: Resource<T>, object:
 
 export interface EventRecorderShape {
   /** best effort: failures are logged, never returned (an Event must not fail a reconcile) */
-  readonly record: (involved: ObjectReference, type: EventType, reason: string, message: string) => Effect.Effect<void>
+  readonly recordEvent: (involved: ObjectReference, type: EventType, reason: string, message: string) => Effect.Effect<void>
 }
 
 export class EventRecorder extends Context.Service<EventRecorder, EventRecorderShape>()("mlb/k8s/EventRecorder") {
@@ -246,7 +246,7 @@ export class EventRecorder extends Context.Service<EventRecorder, EventRecorderS
         }).pipe(Effect.repeat(Schedule.spaced(config.minWriteIntervalMs)), Effect.forkScoped)
 
         return EventRecorder.of({
-          record: (involved, type, reason, message) =>
+          recordEvent: (involved, type, reason, message) =>
             Effect.gen(function*() {
               const now = yield* Clock.currentTimeMillis
               const write = correlate(state, { involved, type, reason, message }, now, component, config)

@@ -21,7 +21,7 @@ describe("EventRecorder against the in-memory API server", () => {
         })
         const ref = referenceTo(Services, svc)
         server.clearRequests()
-        for (let i = 0; i < 500; i++) yield* events.record(ref, "Warning", Reason.AllocationFailed, "no available IPs")
+        for (let i = 0; i < 500; i++) yield* events.recordEvent(ref, "Warning", Reason.AllocationFailed, "no available IPs")
         yield* Effect.sleep("500 millis") // the held-back count is flushed
         const stored = server.objects.list("v1", "Event", "default")
         assert.strictEqual(stored.length, 1)
@@ -36,7 +36,7 @@ describe("EventRecorder against the in-memory API server", () => {
         // The API server expires Events (1 h by default): the next bump creates it again.
         const name = (event?.["metadata"] as { name: string }).name
         server.objects.delete("v1", "Event", "default", name)
-        yield* events.record(ref, "Warning", Reason.AllocationFailed, "no available IPs")
+        yield* events.recordEvent(ref, "Warning", Reason.AllocationFailed, "no available IPs")
         yield* Effect.sleep("500 millis")
         const again = server.objects.list("v1", "Event", "default")
         assert.strictEqual(again.length, 1)

@@ -1,7 +1,7 @@
 // Two and three LeaderElection replicas on one Lease of the in-memory API server, over HTTP, on the real clock.
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Layer, Ref, Scope } from "effect"
-import { make } from "../../src/election/LeaderElection.ts"
+import { LeaderElection, make } from "../../src/election/LeaderElection.ts"
 import { LeaseStore } from "../../src/election/LeaseStore.ts"
 import { KubeClient } from "../../src/k8s/KubeClient.ts"
 import { Leases } from "../../src/k8s/Resource.ts"
@@ -73,4 +73,21 @@ describe("LeaderElection against the in-memory API server", () => {
       assert.isBelow(takeover, 2_500)
       yield* Scope.close(c.scope, Exit.void)
     })), 20_000)
+
+  it.live("LeaderElection.layerKube leads on its Lease and releases it when the layer closes", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(Effect.promise(() => startApiServer()), (s) => Effect.promise(() => s.stop()))
+      const client = KubeClient.layerServer(server.url)
+      const holder = () => {
+        const spec = server.objects.get("coordination.k8s.io/v1", "Lease", "kube-system", "mlb")?.["spec"]
+        return typeof spec === "object" && spec !== null && "holderIdentity" in spec ? spec.holderIdentity : undefined
+      }
+      const election = LeaderElection.layerKube({ identity: "solo", namespace: "kube-system", leaseName: "mlb", ...timing })
+      yield* Effect.gen(function*() {
+        const elector = yield* LeaderElection
+        yield* elector.awaitLeadership.pipe(Effect.timeout("3 seconds"))
+        assert.strictEqual(holder(), "solo")
+      }).pipe(Effect.provide(election.pipe(Layer.provide(client))))
+      assert.strictEqual(holder(), "")
+    })))
 })
