@@ -49,8 +49,12 @@ export interface InMemoryApiServerShape {
   readonly list: (apiVersion: string, kind: string, namespace?: string) => Effect.Effect<ReadonlyArray<JsonObject>, ApiServerRejected>
   readonly upsert: (object: JsonObject) => Effect.Effect<JsonObject, ApiServerRejected>
   readonly remove: (apiVersion: string, kind: string, namespace: string, name: string) => Effect.Effect<boolean, ApiServerRejected>
+  /** Upserts every document of a YAML/JSON manifest (CRDs first). */
+  readonly applyManifest: (text: string, defaultNamespace?: string) => Effect.Effect<ReadonlyArray<JsonObject>, ApiServerRejected>
+  /** Writes another kubeconfig with its own bearer token; returns its path. */
+  readonly kubeconfigWithToken: (token: string) => Effect.Effect<string>
   readonly faults: {
-    readonly dropWatches: Effect.Effect<number>
+    readonly dropWatches: (options?: { readonly graceful?: boolean }) => Effect.Effect<number>
     readonly compactHistory: Effect.Effect<void>
     readonly pause: (mode?: PauseMode) => Effect.Effect<void>
     readonly resume: Effect.Effect<void>
@@ -83,8 +87,10 @@ export class InMemoryApiServer extends Context.Service<InMemoryApiServer, InMemo
           list: (apiVersion, kind, namespace) => attempt(() => o.list(apiVersion, kind, namespace)),
           upsert: (object) => attempt(() => o.upsert(object)),
           remove: (apiVersion, kind, namespace, name) => attempt(() => o.delete(apiVersion, kind, namespace, name)),
+          applyManifest: (text, defaultNamespace) => attempt(() => o.applyManifest(text, defaultNamespace)),
+          kubeconfigWithToken: (token) => Effect.promise(() => server.kubeconfigWithToken(token)),
           faults: {
-            dropWatches: Effect.sync(() => server.faults.dropWatches()),
+            dropWatches: (opts) => Effect.sync(() => server.faults.dropWatches(opts)),
             compactHistory: Effect.sync(() => server.faults.compactHistory()),
             pause: (mode) => Effect.promise(() => server.faults.pause(mode)),
             resume: Effect.promise(() => server.faults.resume())

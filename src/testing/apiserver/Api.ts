@@ -31,6 +31,7 @@ import {
   unsupportedMediaType
 } from "./Errors.ts"
 import { type Json, type JsonObject, arr, getPath, isObject, jsonEqual, obj, omit, str } from "./Json.ts"
+import { present, toStorage } from "./Conversion.ts"
 import { applyPatch, jsonPatch, mergePatch, strategicMerge } from "./Patch.ts"
 import { type Registry, type ResourceType, crdType, groupVersion } from "./Registry.ts"
 import {
@@ -126,9 +127,9 @@ export class Api {
     this.registry.rebuild(this.store.list(crdType.group, crdType.plural))
   }
 
-  /** The object as served in the requested version: stored once, the apiVersion is rewritten. */
+  /** The object as served in the requested version (see Conversion.ts). */
   present(o: JsonObject, type: ResourceType, version: string): JsonObject {
-    return { ...o, apiVersion: groupVersion(type.group, version), kind: type.kind }
+    return present(o, type, version)
   }
 
   get(t: Target): JsonObject {
@@ -137,21 +138,21 @@ export class Api {
 
   list(t: Target, selectors: Selectors): { readonly items: ReadonlyArray<JsonObject>; readonly resourceVersion: string } {
     const items = this.store
-      .list(t.type.group, t.type.plural, t.type.namespaced && t.namespace !== "" ? t.namespace : undefined)
-      .filter((o) => matches(o, selectors))
+      .list(t.type.stored.group, t.type.stored.plural, t.type.namespaced && t.namespace !== "" ? t.namespace : undefined)
       .map((o) => this.present(o, t.type, t.version))
+      .filter((o) => matches(o, selectors))
     return { items, resourceVersion: String(this.store.resourceVersion) }
   }
 
   create(t: Target, body: Json, dryRun: boolean): JsonObject {
     if (t.subresource !== "") throw new ApiError(405, "MethodNotAllowed", "create is not supported on subresources")
-    const input = this.checkBody(t, body)
+    const input = toStorage(this.checkBody(t, body), t.type)
     const metadata: Mutable = { ...metadataOf(input) }
     let name = str(metadata["name"]) ?? ""
     const generateName = str(metadata["generateName"])
     if (name === "" && generateName !== undefined && generateName !== "") {
       do name = `${generateName}${generateSuffix()}`
-      while (this.store.get(t.type.group, t.type.plural, t.namespace, name) !== undefined)
+      while (this.store.get(t.type.stored.group, t.type.stored.plural, t.namespace, name) !== undefined)
     }
     if (name === "") {
       throw invalid(t.type.kind, t.type.group, "", [
@@ -159,7 +160,7 @@ export class Api {
       ])
     }
     if (t.type.namespaced) this.requireNamespace(t.namespace)
-    if (this.store.get(t.type.group, t.type.plural, t.namespace, name) !== undefined) {
+    if (this.store.get(t.type.stored.group, t.type.stored.plural, t.namespace, name) !== undefined) {
       throw alreadyExists({ resource: t.type.plural, group: t.type.group, name })
     }
     delete metadata["resourceVersion"]
@@ -194,7 +195,7 @@ export class Api {
       throw unsupportedMediaType(["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"])
     }
     const patch = parseBody(raw, type === "apply")
-    const existing = this.store.get(t.type.group, t.type.plural, t.namespace, t.name)
+    const existing = this.store.get(t.type.stored.group, t.type.stored.plural, t.namespace, t.name)
     if (existing === undefined) {
       if (type === "apply" && t.subresource === "") {
         const created = this.create(t, applyPatch(undefined, this.checkBody(t, patch)), dryRun)
@@ -239,8 +240,9 @@ export class Api {
     }
     if (dryRun) return this.present(current, t.type, t.version)
     const gone = this.remove(t.type, t.namespace, t.name) ?? current
-    // Custom resources return the deleted object; built-in kinds a Success Status (genericregistry.Store's rule).
-    return t.type.custom !== undefined
+    // Like genericregistry.Store's ReturnDeletedObject: Services, Pods and custom resources return the deleted
+    // object, the other kinds a Success Status.
+    return t.type.custom !== undefined || (t.type.group === "" && (t.type.plural === "services" || t.type.plural === "pods"))
       ? this.present(gone, t.type, t.version)
       : successStatus({ resource: t.type.plural, group: t.type.group, name: t.name, uid })
   }
@@ -253,12 +255,13 @@ export class Api {
 
   /** Deletes an object and whatever it owns in this server: a Namespace's contents, a CRD's custom resources. */
   remove(type: ResourceType, namespace: string, name: string): JsonObject | undefined {
-    const gone = this.store.remove(type.group, type.plural, namespace, name)
+    const gone = this.store.remove(type.stored.group, type.stored.plural, namespace, name)
     if (gone === undefined) return undefined
     if (type.group === "" && type.plural === "namespaces") {
       for (const rt of this.registry.all()) {
+        const { group, plural } = rt.stored
         if (!rt.namespaced) continue
-        for (const o of this.store.list(rt.group, rt.plural, name)) this.store.remove(rt.group, rt.plural, name, nameOf(o))
+        for (const o of this.store.list(group, plural, name)) this.store.remove(group, plural, name, nameOf(o))
       }
     }
     if (type === crdType) {
@@ -272,7 +275,7 @@ export class Api {
   }
 
   private mustGet(t: Target): JsonObject {
-    const o = this.store.get(t.type.group, t.type.plural, t.type.namespaced ? t.namespace : "", t.name)
+    const o = this.store.get(t.type.stored.group, t.type.stored.plural, t.type.namespaced ? t.namespace : "", t.name)
     if (o === undefined) throw notFound({ resource: t.type.plural, group: t.type.group, name: t.name })
     return o
   }
@@ -308,7 +311,8 @@ export class Api {
   }
 
   /** The shared tail of update and patch: keep identity, honour the status subresource, bump generation. */
-  private replace(t: Target, current: JsonObject, input: JsonObject, dryRun: boolean): JsonObject {
+  private replace(t: Target, current: JsonObject, body: JsonObject, dryRun: boolean): JsonObject {
+    const input = toStorage(body, t.type)
     const cur = metadataOf(current)
     let draft: Mutable
     if (t.subresource === "status") {
@@ -353,9 +357,16 @@ export class Api {
       case "/Namespace":
         defaultNamespace(draft, name)
         break
-      case "/ConfigMap":
       case "/Secret":
+        draft["type"] ??= "Opaque"
         causes.push(...defaultConfigMapLike(t.type.kind, draft))
+        break
+      case "/ConfigMap":
+        causes.push(...defaultConfigMapLike(t.type.kind, draft))
+        break
+      case "/Pod":
+        // Pods take status only through the subresource; a new one is Pending until something says otherwise.
+        draft["status"] ??= { phase: "Pending" }
         break
       case "apps/Deployment":
         defaultDeployment(draft)
@@ -407,7 +418,7 @@ export class Api {
 
   private write(t: Target, object: JsonObject, dryRun: boolean): JsonObject {
     if (dryRun) return this.present(object, t.type, t.version)
-    const stored = this.store.put(t.type.group, t.type.plural, object)
+    const stored = this.store.put(t.type.stored.group, t.type.stored.plural, object)
     if (t.type === crdType) this.refreshRegistry()
     return this.present(stored, t.type, t.version)
   }

@@ -25,6 +25,8 @@ export interface ResourceType {
   readonly shortNames: ReadonlyArray<string>
   readonly categories: ReadonlyArray<string>
   readonly statusSubresource: boolean
+  /** Where objects of this type live in the Store (events.k8s.io Events are stored as core Events). */
+  readonly stored: { readonly group: string; readonly plural: string }
   /** Present for custom resources: printer columns and OpenAPI schema per version. */
   readonly custom?: {
     readonly printerColumns: Readonly<Record<string, ReadonlyArray<PrinterColumn>>>
@@ -44,7 +46,12 @@ const builtin = (
   plural: string,
   kind: string,
   namespaced: boolean,
-  options: { readonly shortNames?: ReadonlyArray<string>; readonly categories?: ReadonlyArray<string>; readonly status?: boolean } = {}
+  options: {
+    readonly shortNames?: ReadonlyArray<string>
+    readonly categories?: ReadonlyArray<string>
+    readonly status?: boolean
+    readonly stored?: { readonly group: string; readonly plural: string }
+  } = {}
 ): ResourceType => ({
   group,
   versions: [version],
@@ -55,7 +62,8 @@ const builtin = (
   namespaced,
   shortNames: options.shortNames ?? [],
   categories: options.categories ?? [],
-  statusSubresource: options.status ?? false
+  statusSubresource: options.status ?? false,
+  stored: options.stored ?? { group, plural }
 })
 
 /** Built-in kinds: what MetalLB, its manifests and kubectl's describers touch. */
@@ -71,7 +79,7 @@ export const builtinTypes: ReadonlyArray<ResourceType> = [
   builtin("", "v1", "serviceaccounts", "ServiceAccount", true, { shortNames: ["sa"] }),
   builtin("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true),
   builtin("coordination.k8s.io", "v1", "leases", "Lease", true),
-  builtin("events.k8s.io", "v1", "events", "Event", true, { shortNames: ["ev"] }),
+  builtin("events.k8s.io", "v1", "events", "Event", true, { shortNames: ["ev"], stored: { group: "", plural: "events" } }),
   builtin("apps", "v1", "deployments", "Deployment", true, { shortNames: ["deploy"], categories: ["all"], status: true }),
   builtin("apps", "v1", "daemonsets", "DaemonSet", true, { shortNames: ["ds"], categories: ["all"], status: true }),
   builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
@@ -87,16 +95,16 @@ export const builtinTypes: ReadonlyArray<ResourceType> = [
 
 export const crdType: ResourceType = builtinTypes.find((t) => t.plural === "customresourcedefinitions") as ResourceType
 
-/**
- * Kubernetes version priority: GA before beta before alpha, higher numbers first, then non-matching names
- * alphabetically (k8s.io/apimachinery/pkg/version.CompareKubeAwareVersionStrings).
- */
 const parseVersion = (v: string) => {
   const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v)
   if (m === null) return undefined
   return { major: Number(m[1]), level: m[2] === undefined ? 2 : m[2] === "beta" ? 1 : 0, minor: Number(m[3] ?? 0) }
 }
 
+/**
+ * Kubernetes version priority: GA before beta before alpha, higher numbers first, then non-matching names
+ * alphabetically (k8s.io/apimachinery/pkg/version.CompareKubeAwareVersionStrings).
+ */
 export const compareVersions = (a: string, b: string): number => {
   const pa = parseVersion(a)
   const pb = parseVersion(b)
@@ -146,6 +154,7 @@ export const typeFromCrd = (crd: JsonObject): ResourceType | undefined => {
     shortNames: arr(names["shortNames"]).flatMap((s) => (typeof s === "string" ? [s] : [])),
     categories: arr(names["categories"]).flatMap((s) => (typeof s === "string" ? [s] : [])),
     statusSubresource: status,
+    stored: { group, plural },
     custom: { printerColumns, schemas }
   }
 }

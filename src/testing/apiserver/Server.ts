@@ -3,12 +3,14 @@
  * content negotiation (JSON, Tables, aggregated discovery), watches, the request log, fault injection and the
  * optional state file. `startApiServer` is the plain Promise entry point; InMemoryApiServer.ts wraps it for Effect.
  */
+import { randomUUID } from "node:crypto"
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http"
 import type { Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { stringify as toYaml } from "yaml"
+import { Result } from "effect"
+import { parseAllDocuments, stringify as toYaml } from "yaml"
 import { Api, type PatchType, type Target, everything, parseBody, parseSelectors, patchTypes } from "./Api.ts"
 import {
   aggregated,
@@ -22,6 +24,7 @@ import {
 import { ApiError, badRequest, methodNotAllowed, pathNotFound, unsupportedMediaType } from "./Errors.ts"
 import { type Json, type JsonObject, isObject, str } from "./Json.ts"
 import { openApiV3GroupVersion, openApiV3Root } from "./OpenApi.ts"
+import { decodeKubernetesProtobuf } from "./Protobuf.ts"
 import { Registry, type ResourceType, groupVersion } from "./Registry.ts"
 import { Store, type StoreSnapshot, nameOf, namespaceOf } from "./Store.ts"
 import { type IncludeObject, toTable } from "./Table.ts"
@@ -52,13 +55,22 @@ export interface RequestRecord {
   readonly subresource: string
   readonly namespace: string
   readonly name: string
+  /**
+   * The bearer token the client sent ("" if none), to tell components apart when checking RBAC. client-node sends
+   * its token over http too; kubectl sends none over http.
+   */
+  readonly token: string
+  readonly userAgent: string
 }
 
 export type PauseMode = "hang" | "refuse"
 
 export interface Faults {
-  /** Cuts every open watch connection (the socket is destroyed, as on a network failure). */
-  readonly dropWatches: () => number
+  /**
+   * Cuts every open watch and returns how many there were. By default the socket is destroyed, as on a network
+   * failure; `graceful: true` ends the streams cleanly instead, as a server-side watch timeout does.
+   */
+  readonly dropWatches: (options?: { readonly graceful?: boolean }) => number
   /** Forgets the event history: resuming any earlier resourceVersion now gets 410 Gone. */
   readonly compactHistory: () => void
   /** "hang": requests are held unanswered until resume; "refuse": the port is closed and connections refused. */
@@ -73,6 +85,11 @@ export interface ObjectAccess {
   /** Creates or replaces the object (no resourceVersion check); a given `status` is written too. */
   readonly upsert: (object: JsonObject) => JsonObject
   readonly delete: (apiVersion: string, kind: string, namespace: string, name: string) => boolean
+  /**
+   * Upserts every document of a (multi-document) YAML or JSON manifest, CustomResourceDefinitions first so that
+   * custom resources in the same text resolve. Documents without a namespace go to `defaultNamespace`.
+   */
+  readonly applyManifest: (text: string, defaultNamespace?: string) => ReadonlyArray<JsonObject>
   /** Current global resourceVersion. */
   readonly resourceVersion: () => number
 }
@@ -83,6 +100,8 @@ export interface ApiServer {
   readonly kubeconfigPath: string
   /** The kubeconfig text (YAML) pointing at this server. */
   readonly kubeconfig: string
+  /** Writes another kubeconfig with its own bearer token (one per component, told apart in `requests()`). */
+  readonly kubeconfigWithToken: (token: string) => Promise<string>
   readonly objects: ObjectAccess
   readonly faults: Faults
   /** Every resource request so far, in order. */
@@ -100,19 +119,52 @@ const sendJson = (res: ServerResponse, code: number, body: Json, contentType = "
   res.end(text)
 }
 
-const readBody = (req: IncomingMessage): Promise<string> =>
+const readBody = (req: IncomingMessage): Promise<Buffer> =>
   new Promise((resolve, reject) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    req.on("end", () => resolve(Buffer.concat(chunks)))
     req.on("error", reject)
   })
+
+/**
+ * The request body as JSON text. kubectl's generator commands (`create namespace|configmap|secret`) send protobuf
+ * with no JSON fallback; those few kinds are decoded (Protobuf.ts), anything else in protobuf is a 415.
+ */
+const bodyText = (req: IncomingMessage, raw: Buffer): string => {
+  if (!(req.headers["content-type"] ?? "").includes("application/vnd.kubernetes.protobuf")) return raw.toString("utf8")
+  const decoded = decodeKubernetesProtobuf(raw)
+  if (Result.isFailure(decoded)) {
+    const error = unsupportedMediaType(["application/json", "application/yaml"])
+    throw new ApiError(415, error.reason, `${error.message} (${decoded.failure})`)
+  }
+  return JSON.stringify(decoded.success)
+}
 
 const tableInclude = (accept: string, url: URL): IncludeObject | undefined => {
   if (!accept.split(",").some((p) => p.includes("as=Table"))) return undefined
   const inc = url.searchParams.get("includeObject")
   return inc === "None" || inc === "Object" ? inc : "Metadata"
 }
+
+/** Reads a state file written by `save`, with an error naming the file and what is wrong. */
+const parseSnapshot = (file: string, text: string): StoreSnapshot => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    throw new Error(`state file ${file} is not valid JSON: ${String(e)}`, { cause: e })
+  }
+  const ok =
+    isObject(parsed) &&
+    typeof parsed["resourceVersion"] === "number" &&
+    Array.isArray(parsed["objects"]) &&
+    parsed["objects"].every((o) => isObject(o) && typeof o["group"] === "string" && typeof o["plural"] === "string" && isObject(o["object"]))
+  if (!ok) throw new Error(`state file ${file}: expected {resourceVersion: number, objects: [{group, plural, object}]}`)
+  return parsed as unknown as StoreSnapshot
+}
+
+const isCrd = (o: JsonObject): boolean => o["kind"] === "CustomResourceDefinition"
 
 interface Route {
   readonly group: string
@@ -135,6 +187,8 @@ class Running {
   private resumeWaiters: Array<() => void> = []
   private saveTimer: NodeJS.Timeout | undefined
   private saving: Promise<void> = Promise.resolve()
+  /** The first failed state-file write; reported by stop(). */
+  private saveError: unknown
 
   constructor(options: ApiServerOptions) {
     this.options = options
@@ -154,8 +208,7 @@ class Running {
         throw e
       })
       if (text !== undefined) {
-        const parsed = JSON.parse(text) as StoreSnapshot
-        this.api.store.restore(parsed)
+        this.api.store.restore(parseSnapshot(file, text))
         this.api.refreshRegistry()
       }
     }
@@ -177,6 +230,7 @@ class Running {
       this.saveTimer = undefined
       this.saving = this.saving.then(() => this.save())
     }, this.options.saveDebounceMs ?? 200)
+    this.saveTimer.unref()
   }
 
   async flush(): Promise<void> {
@@ -186,14 +240,19 @@ class Running {
       this.saving = this.saving.then(() => this.save())
     }
     await this.saving
+    if (this.saveError !== undefined) throw new Error(`could not write the state file: ${String(this.saveError)}`)
   }
 
   private async save(): Promise<void> {
     const file = this.options.stateFile
     if (file === undefined) return
     const tmp = `${file}.tmp`
-    await writeFile(tmp, JSON.stringify(this.api.store.snapshot()))
-    await rename(tmp, file)
+    try {
+      await writeFile(tmp, JSON.stringify(this.api.store.snapshot()))
+      await rename(tmp, file)
+    } catch (e) {
+      this.saveError ??= e
+    }
   }
 
   listen(port: number): Promise<void> {
@@ -218,12 +277,15 @@ class Running {
     if (this.paused !== undefined) return
     this.paused = mode
     if (mode === "refuse") await this.close()
+    // A hung server also stops feeding its open watches: their writes are held until resume.
+    else for (const w of this.watches) w.cork()
   }
 
   async resume(): Promise<void> {
     const mode = this.paused
     if (mode === undefined) return
     if (mode === "refuse") await this.listen(this.port)
+    else for (const w of this.watches) w.uncork()
     this.paused = undefined
     const waiters = this.resumeWaiters
     this.resumeWaiters = []
@@ -234,12 +296,8 @@ class Running {
     if (this.paused === "hang") await new Promise<void>((resolve) => this.resumeWaiters.push(resolve))
     const url = new URL(req.url ?? "/", "http://localhost")
     try {
-      const body = req.method === "GET" || req.method === "HEAD" ? "" : await readBody(req)
-      // Typed clients (kubectl create ns) may send protobuf; this server only speaks JSON.
-      if ((req.headers["content-type"] ?? "").includes("protobuf")) {
-        throw unsupportedMediaType(["application/json", "application/yaml"])
-      }
-      this.route(req, res, url, body)
+      const raw = req.method === "GET" || req.method === "HEAD" ? Buffer.alloc(0) : await readBody(req)
+      this.route(req, res, url, bodyText(req, raw))
     } catch (e) {
       const error = e instanceof ApiError ? e : new ApiError(500, "InternalError", `Internal error occurred: ${String(e)}`)
       if (!res.headersSent) sendJson(res, error.code, error.toStatus())
@@ -293,7 +351,16 @@ class Running {
       if (doc === undefined) throw pathNotFound()
       return sendJson(res, 200, doc)
     }
-    const segments = path.split("/").slice(1).map(decodeURIComponent)
+    const segments = path
+      .split("/")
+      .slice(1)
+      .map((segment) => {
+        try {
+          return decodeURIComponent(segment)
+        } catch {
+          throw badRequest(`malformed path segment "${segment}"`)
+        }
+      })
     let group: string
     let version: string
     let rest: ReadonlyArray<string>
@@ -372,7 +439,9 @@ class Running {
       resource: r.type.plural,
       subresource: r.subresource,
       namespace: r.namespace,
-      name: r.name
+      name: r.name,
+      token: /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "",
+      userAgent: req.headers["user-agent"] ?? ""
     })
     if (verb === "create" && r.type.namespaced && r.namespace === "") throw pathNotFound()
     const target: Target = {
@@ -449,10 +518,10 @@ class Running {
       const version = apiVersion.includes("/") ? apiVersion.slice(apiVersion.indexOf("/") + 1) : apiVersion
       return { type, version, namespace: type.namespaced ? namespace : "", name, subresource: "" }
     }
-    return {
+    const access: ObjectAccess = {
       get: (apiVersion, kind, namespace, name) => {
         const t = target(apiVersion, kind, namespace, name)
-        const o = api.store.get(t.type.group, t.type.plural, t.namespace, name)
+        const o = api.store.get(t.type.stored.group, t.type.stored.plural, t.namespace, name)
         return o === undefined ? undefined : api.present(o, t.type, t.version)
       },
       list: (apiVersion, kind, namespace) =>
@@ -461,7 +530,7 @@ class Running {
         const t = target(str(object["apiVersion"]) ?? "", str(object["kind"]) ?? "", namespaceOf(object), nameOf(object))
         const metadata = isObject(object["metadata"]) ? object["metadata"] : {}
         const body: JsonObject = { ...object, metadata: { ...metadata, resourceVersion: "" } }
-        const exists = api.store.get(t.type.group, t.type.plural, t.namespace, t.name) !== undefined
+        const exists = api.store.get(t.type.stored.group, t.type.stored.plural, t.namespace, t.name) !== undefined
         const written = exists ? api.update(t, body, false) : api.create(t, body, false)
         if (object["status"] === undefined || !t.type.statusSubresource) return written
         return api.update({ ...t, name: nameOf(written), subresource: "status" }, { ...written, status: object["status"] }, false)
@@ -470,17 +539,27 @@ class Running {
         const t = target(apiVersion, kind, namespace, name)
         return api.remove(t.type, t.namespace, name) !== undefined
       },
+      applyManifest: (text, defaultNamespace = "default") => {
+        const docs = parseAllDocuments(text).map((d) => d.toJSON() as Json).filter(isObject)
+        return [...docs.filter(isCrd), ...docs.filter((o) => !isCrd(o))].map((o) => {
+          const t = target(str(o["apiVersion"]) ?? "", str(o["kind"]) ?? "", "", "")
+          const metadata = isObject(o["metadata"]) ? o["metadata"] : {}
+          const namespaced = t.type.namespaced && str(metadata["namespace"]) === undefined
+          return access.upsert(namespaced ? { ...o, metadata: { ...metadata, namespace: defaultNamespace } } : o)
+        })
+      },
       resourceVersion: () => api.store.resourceVersion
     }
+    return access
   }
 }
 
-const kubeconfigYaml = (url: string): string =>
+const kubeconfigYaml = (url: string, token = "inmemory-token"): string =>
   toYaml({
     apiVersion: "v1",
     kind: "Config",
     clusters: [{ name: "inmemory", cluster: { server: url, "insecure-skip-tls-verify": true } }],
-    users: [{ name: "inmemory", user: { token: "inmemory-token" } }],
+    users: [{ name: "inmemory", user: { token } }],
     contexts: [{ name: "inmemory", context: { cluster: "inmemory", user: "inmemory", namespace: "default" } }],
     "current-context": "inmemory"
   })
@@ -501,11 +580,19 @@ export const startApiServer = async (options: ApiServerOptions = {}): Promise<Ap
     port: running.port,
     kubeconfigPath,
     kubeconfig,
+    kubeconfigWithToken: async (token) => {
+      const path = join(dir, `kubeconfig-${randomUUID()}`)
+      await writeFile(path, kubeconfigYaml(url, token))
+      return path
+    },
     objects: running.objects(),
     faults: {
-      dropWatches: () => {
+      dropWatches: (opts) => {
         const n = running.watches.size
-        for (const w of running.watches) w.destroy()
+        for (const w of running.watches) {
+          if (opts?.graceful === true) w.end()
+          else w.destroy()
+        }
         return n
       },
       compactHistory: () => running.api.store.compact(),

@@ -145,6 +145,27 @@ const workloadExtraCells = (o: JsonObject): ReadonlyArray<Json> => {
 }
 const num = (v: Json | undefined): number => (typeof v === "number" ? v : 0)
 
+const bindingPrinter: Printer = {
+  columns: [
+    nameColumn,
+    { name: "Role", type: "string" },
+    ageColumn,
+    { name: "Users", type: "string", priority: 1 },
+    { name: "Groups", type: "string", priority: 1 },
+    { name: "ServiceAccounts", type: "string", priority: 1 }
+  ],
+  cells: (o, now) => {
+    const subjects = arr(o["subjects"]).map(obj)
+    const of = (kind: string) =>
+      subjects
+        .filter((x) => x["kind"] === kind)
+        .map((x) => (kind === "ServiceAccount" ? `${str(x["namespace"]) ?? ""}:${str(x["name"]) ?? ""}` : (str(x["name"]) ?? "")))
+        .join(", ")
+    const role = obj(o["roleRef"])
+    return [nameOf(o), `${str(role["kind"]) ?? ""}/${str(role["name"]) ?? ""}`, created(o, now), of("User"), of("Group"), of("ServiceAccount")]
+  }
+}
+
 const printers: Readonly<Record<string, Printer>> = {
   "/Service": {
     columns: [
@@ -284,6 +305,12 @@ const printers: Readonly<Record<string, Printer>> = {
     columns: [nameColumn, { name: "Holder", type: "string" }, ageColumn],
     cells: (o, now) => [nameOf(o), str(obj(o["spec"])["holderIdentity"]) ?? "", created(o, now)]
   },
+  "admissionregistration.k8s.io/ValidatingWebhookConfiguration": {
+    columns: [nameColumn, { name: "Webhooks", type: "integer" }, ageColumn],
+    cells: (o, now) => [nameOf(o), arr(o["webhooks"]).length, created(o, now)]
+  },
+  "rbac.authorization.k8s.io/RoleBinding": bindingPrinter,
+  "rbac.authorization.k8s.io/ClusterRoleBinding": bindingPrinter,
   "apps/Deployment": {
     columns: [nameColumn, { name: "Ready", type: "string" }, { name: "Up-to-date", type: "integer" }, { name: "Available", type: "integer" }, ageColumn, ...workloadExtras],
     cells: (o, now) => {

@@ -9,6 +9,7 @@
  */
 import type { ServerResponse } from "node:http"
 import { type Api, type Selectors, matches } from "./Api.ts"
+import { present } from "./Conversion.ts"
 import { gone } from "./Errors.ts"
 import type { JsonObject } from "./Json.ts"
 import { type ResourceType, groupVersion } from "./Registry.ts"
@@ -41,15 +42,16 @@ export type WatchEventType = EventType | "BOOKMARK" | "ERROR"
  */
 export const visibleEvent = (
   event: StoreEvent,
-  w: Pick<WatchRequest, "type" | "namespace" | "selectors">
+  w: Pick<WatchRequest, "type" | "version" | "namespace" | "selectors">
 ): { readonly type: EventType; readonly object: JsonObject } | undefined => {
-  if (event.group !== w.type.group || event.plural !== w.type.plural) return undefined
+  if (event.group !== w.type.stored.group || event.plural !== w.type.stored.plural) return undefined
   if (w.namespace !== "" && event.namespace !== w.namespace) return undefined
-  const now = matches(event.object, w.selectors)
-  if (event.type !== "MODIFIED") return now ? { type: event.type, object: event.object } : undefined
-  const before = event.previous !== undefined && matches(event.previous, w.selectors)
-  if (now) return { type: before ? "MODIFIED" : "ADDED", object: event.object }
-  return before ? { type: "DELETED", object: event.object } : undefined
+  const object = present(event.object, w.type, w.version)
+  const now = matches(object, w.selectors)
+  if (event.type !== "MODIFIED") return now ? { type: event.type, object } : undefined
+  const before = event.previous !== undefined && matches(present(event.previous, w.type, w.version), w.selectors)
+  if (now) return { type: before ? "MODIFIED" : "ADDED", object }
+  return before ? { type: "DELETED", object } : undefined
 }
 
 /** Runs one watch on `res` until the client leaves, the timeout passes or the server drops it; returns a closer. */
@@ -71,10 +73,14 @@ export const serveWatch = (api: Api, res: ServerResponse, w: WatchRequest, optio
     }
     res.write(`${JSON.stringify({ type, object: payload })}\n`)
   }
-  const present = (o: JsonObject) => api.present(o, w.type, w.version)
   const deliver = (event: StoreEvent) => {
-    const visible = visibleEvent(event, w)
-    if (visible !== undefined) send(visible.type, present(visible.object))
+    // Runs inside the writer's call: a failing watcher ends its own stream and never fails the write.
+    try {
+      const visible = visibleEvent(event, w)
+      if (visible !== undefined) send(visible.type, visible.object)
+    } catch {
+      res.end() // its "close" event unsubscribes
+    }
   }
 
   const rv = w.resourceVersion

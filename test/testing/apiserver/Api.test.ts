@@ -40,6 +40,7 @@ const apiError = (f: () => unknown): ApiError => {
 }
 
 const meta = (o: JsonObject) => o["metadata"] as Record<string, unknown>
+const spec = (o: JsonObject) => o["spec"] as JsonObject
 
 describe("Api semantics", () => {
   it("sets identity metadata, rejects duplicates and stale updates", () => {
@@ -63,6 +64,21 @@ describe("Api semantics", () => {
     assert.match(invalidKey.message, /^ConfigMap "b" is invalid: data\[a b\]/)
   })
 
+  it("dryRun=All validates and defaults without storing", () => {
+    const api = makeApi()
+    const rv = api.store.resourceVersion
+    const dry = api.create(svc("default"), { metadata: { name: "dry" }, spec: { ports: [{ port: 80 }] } }, true)
+    assert.strictEqual((dry["spec"] as JsonObject)["type"], "ClusterIP")
+    assert.isUndefined(api.store.get("", "services", "default", "dry"))
+    api.create(cm("default"), { metadata: { name: "c" }, data: { a: "1" } }, false)
+    api.patch(cm("default", "c"), "merge", JSON.stringify({ data: { a: "2" } }), true)
+    api.delete(cm("default", "c"), {}, true)
+    assert.deepStrictEqual(api.store.get("", "configmaps", "default", "c")?.["data"], { a: "1" })
+    assert.strictEqual(api.store.resourceVersion, rv + 1, "only the real create moved the resourceVersion")
+    const stale = apiError(() => api.delete(cm("default", "c"), { preconditions: { resourceVersion: "1" } }, false))
+    assert.strictEqual(stale.code, 409)
+  })
+
   it("keeps status and spec apart for kinds with a status subresource", () => {
     const api = makeApi()
     const s = api.create(svc("default"), { metadata: { name: "web" }, spec: { type: "LoadBalancer", ports: [{ port: 80 }] }, status: { loadBalancer: { ingress: [{ ip: "192.0.2.1" }] } } }, false)
@@ -80,7 +96,6 @@ describe("Api semantics", () => {
 
   it("defaults Services: cluster IPs, dual-stack, node ports, policies", () => {
     const api = makeApi()
-    const spec = (o: JsonObject) => o["spec"] as JsonObject
     const a = spec(api.create(svc("default"), { metadata: { name: "a" }, spec: { ports: [{ port: 80 }] } }, false))
     assert.deepStrictEqual([a["type"], a["clusterIP"], a["clusterIPs"], a["ipFamilies"], a["ipFamilyPolicy"]], ["ClusterIP", "10.96.0.10", ["10.96.0.10"], ["IPv4"], "SingleStack"])
     assert.strictEqual(a["externalTrafficPolicy"], undefined)
@@ -127,6 +142,31 @@ describe("Api semantics", () => {
     assert.deepStrictEqual(api.store.list("metallb.io", "bgppeers"), [])
   })
 
+  it("serves events.k8s.io Events as core Events and back", () => {
+    const api = makeApi()
+    const created = api.create(target("events.k8s.io", "v1", "events", "default", ""), {
+      metadata: { name: "e1" },
+      regarding: { kind: "Service", name: "web", namespace: "default" },
+      note: "Assigned IP",
+      reason: "IPAllocated",
+      type: "Normal",
+      reportingController: "metallb-controller",
+      reportingInstance: "c-1",
+      action: "Allocate",
+      eventTime: "2026-01-01T00:00:00.000000Z"
+    }, false)
+    assert.deepStrictEqual([created["apiVersion"], created["note"], created["involvedObject"]], ["events.k8s.io/v1", "Assigned IP", undefined])
+    const core = api.list(target("", "v1", "events", "default", ""), parseSelectors(null, "involvedObject.kind=Service,involvedObject.name=web")).items
+    assert.deepStrictEqual(core.map((e) => [e["apiVersion"], e["message"], e["reportingComponent"], (e["involvedObject"] as JsonObject)["name"]]), [
+      ["v1", "Assigned IP", "metallb-controller", "web"]
+    ])
+    const viaNew = api.list(target("events.k8s.io", "v1", "events", "default", ""), parseSelectors(null, "regarding.name=web")).items
+    assert.strictEqual(viaNew.length, 1)
+    const patched = api.patch(target("events.k8s.io", "v1", "events", "default", "e1"), "merge", JSON.stringify({ note: "again" }), false).object
+    assert.strictEqual(patched["note"], "again")
+    assert.strictEqual(api.get(target("", "v1", "events", "default", "e1"))["message"], "again")
+  })
+
   it("deleting a namespace deletes its contents; selectors filter lists", () => {
     const api = makeApi()
     api.create(cm("other"), { metadata: { name: "x", labels: { app: "a" } } }, false)
@@ -171,7 +211,7 @@ describe("store and watch replay (property)", () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 40 }), fc.nat(), fc.constantFrom("", "l=x"), fc.constantFrom("", "other"), (ops, cut, label, ns) => {
         const api = makeApi()
-        const w = { type: typeOf("", "v1", "configmaps"), namespace: ns, selectors: parseSelectors(label, null) }
+        const w = { type: typeOf("", "v1", "configmaps"), version: "v1", namespace: ns, selectors: parseSelectors(label, null) }
         const t = { ...cm(ns) }
         const listAt: Array<{ rv: number; items: Map<string, string> }> = []
         const snapshot = () => listAt.push({ rv: api.store.resourceVersion, items: keyed(api.list(t, w.selectors).items) })

@@ -14,6 +14,11 @@ import {
 const parse = (s: string) => Result.getOrThrow(parseLabelSelector(s))
 const m = (sel: string, labels: Record<string, string>) => matchesLabels(parse(sel), labels)
 
+const negate = (r: Requirement): Requirement => ({
+  ...r,
+  op: ({ "=": "!=", "!=": "=", in: "notin", notin: "in", exists: "!", "!": "exists", gt: "gt", lt: "lt" } as const)[r.op]
+})
+
 describe("label selectors", () => {
   it("parses every operator", () => {
     assert.deepStrictEqual(parse("a=1, b==2,c!=3,d in (x, y),e notin (z),f,!g,h>5,i<7"), [
@@ -80,10 +85,6 @@ describe("label selectors", () => {
   })
 
   it("a requirement and its negation never both match (property)", () => {
-    const negate = (r: Requirement): Requirement => ({
-      ...r,
-      op: ({ "=": "!=", "!=": "=", in: "notin", notin: "in", exists: "!", "!": "exists", gt: "gt", lt: "lt" } as const)[r.op]
-    })
     fc.assert(
       fc.property(requirement, fc.dictionary(key, value, { maxKeys: 4 }), (r, labels) => {
         assert.notStrictEqual(matchesLabels([r], labels), matchesLabels([negate(r)], labels))
