@@ -259,4 +259,25 @@ describe("KubeClient against the in-memory API server", () => {
         yield* Fiber.interrupt(fiber).pipe(Effect.timeout("1 second"))
         yield* Effect.promise(() => s.faults.resume())
       })))
+
+  it.live("bookmarks move the resume point, so a watch on a quiet kind resumes even after compaction", () =>
+    withServer((s) =>
+      Effect.gen(function*() {
+        const kube = yield* KubeClient
+        const q = yield* Queue.unbounded<string>()
+        yield* listWatch(fromClient(kube, Services, { namespace: "default" })).pipe(
+          Stream.runForEach((c) => Queue.offer(q, describeChange(c))),
+          Effect.forkScoped
+        )
+        assert.deepStrictEqual(yield* takeUntil(q, (seen) => seen.length === 1), ["Synced"])
+        // Other kinds move the global resourceVersion; only bookmarks tell the Service watch about it.
+        for (const name of ["x", "y", "z"]) yield* kube.create(ConfigMaps, { ...cm({}), metadata: { name, namespace: "default" } })
+        yield* Effect.sleep("400 millis") // bookmarks every 100 ms
+        s.clearRequests()
+        s.faults.compactHistory()
+        s.faults.dropWatches()
+        s.objects.upsert(rawService("after"))
+        assert.deepStrictEqual(yield* takeUntil(q, (seen) => seen.length === 1), ["Added:after"])
+        assert.isFalse(s.requests().some((r) => r.verb === "list"), "resumed from the bookmark without a relist")
+      })))
 })
