@@ -142,6 +142,7 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
   const http = new k8s.IsomorphicFetchHttpLibrary()
   const cluster = config.getCurrentCluster()
   const server = cluster?.server.replace(/\/+$/, "") ?? ""
+  let dispatcher: ReturnType<k8s.RequestContext["getDispatcher"]>
 
   // Built, signed (token, client certificate, CA, skipTLSVerify) and sent by client-node's own HTTP layer.
   const open = async (method: Method, path: string, signal: AbortSignal, body?: unknown, contentType?: string) => {
@@ -154,6 +155,14 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
     }
     ctx.setSignal(signal)
     await config.applySecurityAuthentication(ctx)
+    // client-node builds a fresh connection pool per request; keep the first one so connections are reused.
+    // Credentials (headers) are still applied per request, so rotated tokens are picked up.
+    const fresh = ctx.getDispatcher()
+    if (dispatcher === undefined) dispatcher = fresh
+    else if (fresh !== undefined && fresh !== dispatcher) {
+      ctx.setDispatcher(dispatcher)
+      void fresh.close()
+    }
     return http.send(ctx).toPromise()
   }
 
