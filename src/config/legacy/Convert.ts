@@ -171,7 +171,7 @@ export const toResources = (cfg: LegacyConfig, namespace = "metallb-system"): Re
   const aliases = Object.entries(cfg["bgp-communities"] ?? {})
   if (aliases.length > 0) {
     // Go's sort.Strings: byte order, not locale order.
-    const sorted = aliases.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const sorted = aliases.toSorted(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     out.push({
       apiVersion: V1BETA1,
       kind: "Community",

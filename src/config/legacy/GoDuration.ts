@@ -43,7 +43,7 @@ export const parse = (text: string): Result.Result<number, string> => {
     rest = rest.slice(m[0].length)
   }
   // Go's Duration is an int64 of nanoseconds.
-  if (total > 9223372036854775807) return Result.fail(`time: invalid duration ${quoted}`)
+  if (total > 2 ** 63 - 1) return Result.fail(`time: invalid duration ${quoted}`)
   return Result.succeed(sign * total)
 }
 

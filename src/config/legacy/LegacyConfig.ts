@@ -257,14 +257,15 @@ const validateNodeSelectors = (
   })
 }
 
+const isUint16 = (s: string): boolean => /^[0-9]+$/.test(s) && Number(s) <= 65535
+
 /** A legacy standard community `A:B` (two 16-bit decimals); MetalLB 0.12's parser. */
 export const communityProblem = (value: string): string | undefined => {
   const fs = value.split(":")
   if (fs.length !== 2) return `invalid community string ${JSON.stringify(value)}`
   const [a = "", b = ""] = fs
-  const ok = (s: string) => /^[0-9]+$/.test(s) && Number(s) <= 65535
-  if (!ok(a)) return `invalid first section of community ${JSON.stringify(a)}: must be a number between 0 and 65535`
-  if (!ok(b)) return `invalid second section of community ${JSON.stringify(b)}: must be a number between 0 and 65535`
+  if (!isUint16(a)) return `invalid first section of community ${JSON.stringify(a)}: must be a number between 0 and 65535`
+  if (!isUint16(b)) return `invalid second section of community ${JSON.stringify(b)}: must be a number between 0 and 65535`
   return undefined
 }
 
