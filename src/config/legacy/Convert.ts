@@ -11,7 +11,8 @@
  */
 import { Result } from "effect"
 import { stringify } from "yaml"
-import * as GoDuration from "./GoDuration.ts"
+import * as Duration from "../Duration.ts"
+import { decodeAny } from "../Resources.ts"
 import type { BgpAdvertisement, Issue, LegacyConfig, Peer } from "./LegacyConfig.ts"
 
 /** A Kubernetes object as plain JSON, keys in output order. */
@@ -51,10 +52,11 @@ const nonEmpty = <A>(xs: ReadonlyArray<A> | null | undefined): ReadonlyArray<A> 
 
 const nonEmptyString = (s: string | null | undefined): string | undefined => (s === null || s === undefined || s === "" ? undefined : s)
 
-const seconds = (text: string | null | undefined, fallback: number): number => {
-  if (text === null || text === undefined || text === "") return fallback
-  const parsed = GoDuration.parse(text)
-  return Result.isSuccess(parsed) ? GoDuration.wholeSeconds(parsed.success) : fallback
+/** A legacy timer as configmaptocrs writes it: truncated to whole seconds, in Go's `Duration.String()` form. */
+const timer = (text: string | null | undefined, fallbackSeconds: number): string => {
+  const parsed = text === null || text === undefined || text === "" ? undefined : Duration.parse(text)
+  const seconds = parsed !== undefined && Result.isSuccess(parsed) ? Duration.toWholeSeconds(parsed.success) : fallbackSeconds
+  return Duration.format(BigInt(seconds) * Duration.nanosPerSecond)
 }
 
 const meta = (name: string, namespace: string) => ({ name, namespace })
@@ -64,8 +66,8 @@ const peerSpec = (peer: Peer, bfdProfile: string | undefined): Record<string, un
   return compact({
     bfdProfile,
     ebgpMultiHop: peer["ebgp-multihop"] === true ? true : undefined,
-    holdTime: GoDuration.formatSeconds(seconds(peer["hold-time"], 90)),
-    keepaliveTime: keepalive === undefined ? undefined : GoDuration.formatSeconds(seconds(keepalive, 0)),
+    holdTime: timer(peer["hold-time"], 90),
+    keepaliveTime: keepalive === undefined ? undefined : timer(keepalive, 0),
     myASN: peer["my-asn"] ?? 0,
     nodeSelectors: nonEmpty(peer["node-selectors"])?.map((sel) =>
       compact({
@@ -190,3 +192,29 @@ export const toYaml = (resources: ReadonlyArray<Resource>): string =>
   `${GENERATED_COMMENT}\n${resources
     .map((r) => `${stringify(r, { version: "1.1", indentSeq: false, lineWidth: 0 })}---\n`)
     .join("")}`
+
+/** A problem with one custom resource: which object, which field, why. */
+export interface ResourceError {
+  readonly kind: string
+  readonly name: string
+  readonly path: ReadonlyArray<string | number>
+  readonly reason: string
+}
+
+const objectName = (o: unknown): string => {
+  const meta = typeof o === "object" && o !== null ? (o as { metadata?: { name?: unknown } }).metadata : undefined
+  return typeof meta?.name === "string" ? meta.name : ""
+}
+const objectKind = (o: unknown): string => {
+  const kind = typeof o === "object" && o !== null ? (o as { kind?: unknown }).kind : undefined
+  return typeof kind === "string" ? kind : ""
+}
+
+/** Validates a set of metallb.io objects as one configuration. */
+export const checkResources = (objects: ReadonlyArray<unknown>): Array<ResourceError> =>
+  objects.flatMap((o) =>
+    Result.match(decodeAny(o), {
+      onSuccess: () => [],
+      onFailure: (issues) => issues.map((i) => ({ kind: objectKind(o), name: objectName(o), path: i.path, reason: i.message }))
+    })
+  )

@@ -7,10 +7,11 @@
  * @since 0.1.0
  */
 import { Exit, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml"
+import { LineCounter, parseDocument } from "yaml"
 import * as Cidr from "../../net/Cidr.ts"
 import * as Ip from "../../net/Ip.ts"
-import * as GoDuration from "./GoDuration.ts"
+import { offsetOf } from "../YamlSource.ts"
+import * as Duration from "../Duration.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Schema
@@ -277,11 +278,11 @@ const validatePeerTimers = (issues: Array<Issue>, path: Path, peer: Peer): Timer
   let holdSeconds = 90
   const hold = peer["hold-time"]
   if (hold !== undefined && hold !== null && hold !== "") {
-    const parsed = GoDuration.parse(hold)
+    const parsed = Duration.parse(hold)
     if (Result.isFailure(parsed)) {
       issues.push({ path: [...path, "hold-time"], message: `invalid hold time ${JSON.stringify(hold)}: ${parsed.failure}` })
     } else {
-      holdSeconds = GoDuration.wholeSeconds(parsed.success)
+      holdSeconds = Duration.toWholeSeconds(parsed.success)
       if (holdSeconds !== 0 && holdSeconds < 3) {
         issues.push({ path: [...path, "hold-time"], message: `invalid hold time ${JSON.stringify(hold)}: must be 0 or >=3s` })
       }
@@ -289,17 +290,17 @@ const validatePeerTimers = (issues: Array<Issue>, path: Path, peer: Peer): Timer
   }
   const ka = peer["keepalive-time"]
   if (ka !== undefined && ka !== null && ka !== "") {
-    const parsed = GoDuration.parse(ka)
+    const parsed = Duration.parse(ka)
     if (Result.isFailure(parsed)) {
       issues.push({ path: [...path, "keepalive-time"], message: `invalid keepalive time ${JSON.stringify(ka)}: ${parsed.failure}` })
     } else {
-      const kaSeconds = GoDuration.wholeSeconds(parsed.success)
+      const kaSeconds = Duration.toWholeSeconds(parsed.success)
       if (kaSeconds < 0) {
         issues.push({ path: [...path, "keepalive-time"], message: `invalid keepalive time ${JSON.stringify(ka)}: must not be negative` })
       } else if (kaSeconds > holdSeconds) {
         issues.push({
           path: [...path, "keepalive-time"],
-          message: `invalid keepalive time ${JSON.stringify(ka)}: must not be greater than the hold time (${GoDuration.formatSeconds(holdSeconds)})`
+          message: `invalid keepalive time ${JSON.stringify(ka)}: must not be greater than the hold time (${Duration.format(BigInt(holdSeconds) * Duration.nanosPerSecond)})`
         })
       }
     }
@@ -509,42 +510,27 @@ export const decode = (input: unknown): Result.Result<LegacyConfig, Array<Issue>
 // Source text: YAML parsing with positions
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Where the config text sits in an enclosing file (a ConfigMap's `data.config` block): line and column offsets. */
+/**
+ * Where the config text sits in an enclosing file (a ConfigMap's `data.config` block): line and column offsets;
+ * `null` when the text cannot be mapped back (a quoted string), and problems then carry no position.
+ */
 export interface TextOrigin {
   readonly lineOffset: number
   readonly columnOffset: number
-}
-
-/** Start offset of the node for `path` in `doc`: the key itself when the path ends at a mapping key. */
-const offsetOf = (doc: Document, path: Path): number | undefined => {
-  let node: unknown = doc.contents
-  let best: number | undefined = (node as Node | null)?.range?.[0]
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg))
-      if (pair === undefined) return best
-      const key = pair.key as Node
-      best = key.range?.[0] ?? best
-      node = pair.value
-    } else if (isSeq(node) && typeof seg === "number") {
-      const item = node.items[seg] as Node | undefined
-      if (item === undefined) return best
-      best = item.range?.[0] ?? best
-      node = item
-    } else return best
-  }
-  return best
 }
 
 /**
  * Parses and validates the text of the `config` key. Problems carry line/column in the text, shifted by `origin`
  * when the text was cut out of a larger file.
  */
-export const parseText = (text: string, origin: TextOrigin = { lineOffset: 0, columnOffset: 0 }): Result.Result<LegacyConfig, Array<Issue>> => {
+export const parseText = (
+  text: string,
+  origin: TextOrigin | null = { lineOffset: 0, columnOffset: 0 }
+): Result.Result<LegacyConfig, Array<Issue>> => {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
   const position = (offset: number | undefined) => {
-    if (offset === undefined) return {}
+    if (offset === undefined || origin === null) return {}
     const pos = lineCounter.linePos(offset)
     return { line: pos.line + origin.lineOffset, column: pos.col + origin.columnOffset }
   }
