@@ -8,6 +8,7 @@
 import { Console, Effect, Result } from "effect"
 import * as Convert from "../config/legacy/Convert.ts"
 import * as Legacy from "../config/legacy/LegacyConfig.ts"
+import { validateObjects } from "../config/Objects.ts"
 import { parseSource, type SourceDocument } from "../config/YamlSource.ts"
 import type { CommandSpec, Parsed } from "./Args.ts"
 import { describeObject, formatLocated, type Located, metaOf, readText } from "./Input.ts"
@@ -94,7 +95,8 @@ export const convertText = (
   if (Result.isFailure(legacy)) return Result.fail(located(legacy.failure))
   const resources = Convert.toResources(legacy.success, namespace)
   if (Result.isFailure(resources)) return Result.fail(located(resources.failure))
-  const problems = Convert.checkResources(resources.success)
+  // configmaptocrs checks its output with MetalLB's parser; so do we, with ours.
+  const problems = validateObjects(resources.success, { namespace }).errors
   if (problems.length > 0) {
     return Result.fail(
       problems.map((p) => ({

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Exit, Result, type Runtime } from "effect"
 import * as Args from "./Args.ts"
 import * as ConfigConvert from "./ConfigConvert.ts"

@@ -12,7 +12,6 @@
 import { Result } from "effect"
 import { stringify } from "yaml"
 import * as Duration from "../Duration.ts"
-import { decodeAny } from "../Resources.ts"
 import type { BgpAdvertisement, Issue, LegacyConfig, Peer } from "./LegacyConfig.ts"
 
 /** A Kubernetes object as plain JSON, keys in output order. */
@@ -192,29 +191,3 @@ export const toYaml = (resources: ReadonlyArray<Resource>): string =>
   `${GENERATED_COMMENT}\n${resources
     .map((r) => `${stringify(r, { version: "1.1", indentSeq: false, lineWidth: 0 })}---\n`)
     .join("")}`
-
-/** A problem with one custom resource: which object, which field, why. */
-export interface ResourceError {
-  readonly kind: string
-  readonly name: string
-  readonly path: ReadonlyArray<string | number>
-  readonly reason: string
-}
-
-const objectName = (o: unknown): string => {
-  const meta = typeof o === "object" && o !== null ? (o as { metadata?: { name?: unknown } }).metadata : undefined
-  return typeof meta?.name === "string" ? meta.name : ""
-}
-const objectKind = (o: unknown): string => {
-  const kind = typeof o === "object" && o !== null ? (o as { kind?: unknown }).kind : undefined
-  return typeof kind === "string" ? kind : ""
-}
-
-/** Validates a set of metallb.io objects as one configuration. */
-export const checkResources = (objects: ReadonlyArray<unknown>): Array<ResourceError> =>
-  objects.flatMap((o) =>
-    Result.match(decodeAny(o), {
-      onSuccess: () => [],
-      onFailure: (issues) => issues.map((i) => ({ kind: objectKind(o), name: objectName(o), path: i.path, reason: i.message }))
-    })
-  )
