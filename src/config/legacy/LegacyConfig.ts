@@ -490,21 +490,28 @@ export const validate = (cfg: LegacyConfig): Array<Issue> => {
   return issues
 }
 
-/** Strict structural decoding plus {@link validate}: the config, or every problem found. */
-export const decode = (input: unknown): Result.Result<LegacyConfig, Array<Issue>> => {
+/**
+ * Strict structural decoding only: types and keys, no semantic rule. configmaptocrs itself reads its input this
+ * loosely; the commands always use {@link decode}.
+ */
+export const decodeStructure = (input: unknown): Result.Result<LegacyConfig, Array<Issue>> => {
   // An empty `config: ""` document is an empty configuration, as in MetalLB.
   const exit = Schema.decodeUnknownExit(LegacyConfig)(input ?? {}, { errors: "all", onExcessProperty: "error" })
-  if (Exit.isFailure(exit)) {
-    const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-    const issues =
-      error !== undefined && Schema.isSchemaError(error.error)
-        ? schemaIssues(error.error.issue)
-        : [{ path: [], message: "the configuration must be a YAML mapping" }]
-    return Result.fail(issues)
-  }
-  const issues = validate(exit.value)
-  return issues.length === 0 ? Result.succeed(exit.value) : Result.fail(issues)
+  if (Exit.isSuccess(exit)) return Result.succeed(exit.value)
+  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+  return Result.fail(
+    error !== undefined && Schema.isSchemaError(error.error)
+      ? schemaIssues(error.error.issue)
+      : [{ path: [], message: "the configuration must be a YAML mapping" }]
+  )
 }
+
+/** Strict structural decoding plus {@link validate}: the config, or every problem found. */
+export const decode = (input: unknown): Result.Result<LegacyConfig, Array<Issue>> =>
+  Result.flatMap(decodeStructure(input), (cfg) => {
+    const issues = validate(cfg)
+    return issues.length === 0 ? Result.succeed(cfg) : Result.fail(issues)
+  })
 
 // ---------------------------------------------------------------------------------------------------------------
 // Source text: YAML parsing with positions
