@@ -79,7 +79,14 @@ export const parseSource = (
       }
       return
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 })
+    let value: unknown
+    try {
+      value = doc.toJS({ maxAliasCount: 100 })
+    } catch (cause) {
+      // An alias to no anchor, or an alias bomb: the yaml library throws while building the value.
+      errors.push({ file, position: pos(doc.range[0]), message: cause instanceof Error ? cause.message : String(cause) })
+      return
+    }
     if (value === null || value === undefined) return
     const make = (prefix: Path, v: unknown): SourceDocument => ({
       file,

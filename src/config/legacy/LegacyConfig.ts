@@ -546,7 +546,14 @@ export const parseText = (
       doc.errors.map((e) => ({ path: [], message: `could not parse config: ${e.message.split("\n")[0] ?? e.code}`, ...position(e.pos[0]) }))
     )
   }
-  return Result.mapError(decode(doc.toJS({ maxAliasCount: 100 })), (issues) =>
+  let value: unknown
+  try {
+    value = doc.toJS({ maxAliasCount: 100 })
+  } catch (cause) {
+    // An alias to no anchor, or an alias bomb: the yaml library throws while building the value.
+    return Result.fail([{ path: [], message: `could not parse config: ${cause instanceof Error ? cause.message : String(cause)}`, ...position(0) }])
+  }
+  return Result.mapError(decode(value), (issues) =>
     issues.map((issue) => ({ ...issue, ...position(offsetOf(doc, issue.path)) }))
   )
 }
