@@ -59,10 +59,11 @@ export const formatLocated = (l: Located): string => {
   return `${where}:${object}${path}${object === "" && path === "" ? "" : ":"} ${l.message}`
 }
 
+const str = (u: unknown): string => (typeof u === "string" ? u : "")
+
 /** A short `ns/name` of a Kubernetes object value, tolerant of anything. */
 export const metaOf = (value: unknown): { readonly kind: string; readonly apiVersion: string; readonly namespace: string; readonly name: string } => {
   const o = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {}
   const meta = typeof o["metadata"] === "object" && o["metadata"] !== null ? (o["metadata"] as Record<string, unknown>) : {}
-  const str = (u: unknown) => (typeof u === "string" ? u : "")
   return { kind: str(o["kind"]), apiVersion: str(o["apiVersion"]), namespace: str(meta["namespace"]), name: str(meta["name"]) }
 }

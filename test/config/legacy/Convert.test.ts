@@ -61,10 +61,10 @@ describe("configmaptocrs golden files", () => {
   })
 })
 
-describe("toResources", () => {
-  const convert = (text: string) => ok(Convert.toResources(ok(Legacy.parseText(text))))
-  const names = (rs: ReadonlyArray<Convert.Resource>) => rs.map((r) => `${r.kind}/${r.metadata.name}`)
+const convert = (text: string) => ok(Convert.toResources(ok(Legacy.parseText(text))))
+const names = (rs: ReadonlyArray<Convert.Resource>) => rs.map((r) => `${r.kind}/${r.metadata.name}`)
 
+describe("toResources", () => {
   it("numbers BGPAdvertisements with one counter across pools; a bgp pool without any gets an empty one", () => {
     const rs = convert(`
 address-pools:

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
-import fc from "fast-check"
+import * as fc from "fast-check"
 import { stringify } from "yaml"
 import * as Convert from "../../../src/config/legacy/Convert.ts"
 import * as Legacy from "../../../src/config/legacy/LegacyConfig.ts"
@@ -112,7 +112,7 @@ describe("LegacyConfig: MetalLB 0.12's rules, every problem at once", () => {
     ["BFD range", "bfd-profiles: [{name: a, detect-multiplier: 1, minimum-ttl: 255}]", "invalid detect multiplier 1: must be between 2 and 255"]
   ]
   for (const [what, text, message] of cases) {
-    it(what, () => {
+    it(`${what}`, () => {
       const issues = issuesOf(Legacy.parseText(text, null))
       assert.isTrue(issues.some((i) => i.includes(message)), `expected "${message}" in ${JSON.stringify(issues)}`)
     })
@@ -154,7 +154,7 @@ const selector = fc.record(
 )
 /** A selector's meaning, to keep a peer's selectors distinct (duplicates are rejected by the CRD parser). */
 const selectorKey = (s: { readonly "match-labels"?: Record<string, string>; readonly "match-expressions"?: ReadonlyArray<unknown> }): string =>
-  JSON.stringify([Object.entries(s["match-labels"] ?? {}).sort(), s["match-expressions"] ?? []])
+  JSON.stringify([Object.entries(s["match-labels"] ?? {}).toSorted(), s["match-expressions"] ?? []])
 const community = fc.tuple(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 })).map(([a, b]) => `${a}:${b}`)
 const aliasName = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/)
 const timer = fc.constantFrom<[string | undefined, string | undefined]>(
