@@ -5,10 +5,10 @@
  *
  * @since 0.1.0
  */
-import { Result } from "effect"
+import { Exit, Result, Schema } from "effect"
 import type { ConfigWarning } from "./ConfigError.ts"
 import { type ConfigInput, parseConfig, type ParseOptions } from "./Parse.ts"
-import { decodeAny } from "./Resources.ts"
+import { decodeAny, formatPath, issuesOf, schemas } from "./Resources.ts"
 
 /** A problem with one object: which one, which field, why; `transient` for "refers to something not there yet". */
 export interface ObjectError {
@@ -62,9 +62,34 @@ export const toConfigInput = (objects: ReadonlyArray<unknown>): { readonly input
   return { input, others }
 }
 
+/**
+ * Fields the Schemas do not know, below `spec`: the API server prunes them and `kubectl apply` (strict field
+ * validation by default) refuses them, so a misspelt field (`ipaddresspools`) would otherwise vanish silently.
+ */
+export const unknownFields = (o: unknown): Array<ObjectError> => {
+  const schema = (schemas as Record<string, Schema.Top & { readonly DecodingServices: never }>)[
+    `${str(field(o, "apiVersion"))}/${str(field(o, "kind"))}`
+  ]
+  if (schema === undefined) return []
+  const exit = Schema.decodeUnknownExit(schema)(o, { errors: "all", onExcessProperty: "error" })
+  if (Exit.isSuccess(exit)) return []
+  const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (failure === undefined || !Schema.isSchemaError(failure.error)) return []
+  return issuesOf(failure.error.issue)
+    .filter((i) => i.message === "Expected no excess property" && i.path[0] === "spec")
+    .map((i) => ({
+      kind: str(field(o, "kind")),
+      name: str(field(field(o, "metadata"), "name")),
+      path: i.path,
+      reason: `unknown field ${JSON.stringify(formatPath(i.path))}`,
+      transient: false
+    }))
+}
+
 /** Validates metallb.io objects (plus the Nodes, Namespaces and Secrets among them) as one configuration. */
 export const validateObjects = (objects: ReadonlyArray<unknown>, options: ParseOptions = {}): Validation => {
   const { input, others } = toConfigInput(objects)
+  const strictErrors = objects.filter(isMetalLB).flatMap(unknownFields)
   const otherErrors: Array<ObjectError> = others.filter(isMetalLB).flatMap((o) =>
     Result.match(decodeAny(o), {
       onSuccess: () => [],
@@ -79,10 +104,11 @@ export const validateObjects = (objects: ReadonlyArray<unknown>, options: ParseO
     })
   )
   return Result.match(parseConfig(input, options), {
-    onSuccess: (parsed) => ({ errors: otherErrors, warnings: parsed.warnings }),
+    onSuccess: (parsed) => ({ errors: [...strictErrors, ...otherErrors], warnings: parsed.warnings }),
     onFailure: (rejected) => ({
       errors: [
         ...rejected.errors.map((e) => ({ kind: e.kind, name: e.name, path: e.path, reason: e.reason, transient: e.transient })),
+        ...strictErrors,
         ...otherErrors
       ],
       warnings: rejected.warnings
