@@ -86,6 +86,7 @@ export const toMillis = (nanos: bigint): number => Number(nanos / nanosPerMilli)
 /** A duration field of a CRD: the Go string form, checked to parse. */
 export const GoDuration = Schema.String.check(
   Schema.makeFilter((s: string) => Result.isSuccess(parse(s)) || `invalid duration ${JSON.stringify(s)}`, {
-    expected: "a Go duration such as 90s, 1m30s or 1h"
+    expected: "a Go duration such as 90s, 1m30s or 1h",
+    toJsonSchema: () => [{}, true]
   })
 )

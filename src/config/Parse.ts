@@ -51,6 +51,12 @@ export interface ConfigInput {
 export interface ParseOptions {
   /** The namespace MetalLB runs in; objects elsewhere are rejected. Default `metallb-system`. */
   readonly namespace?: string
+  /**
+   * A speaker's own node. When set, BGPPeers and BGPAdvertisements whose nodeSelectors do not select this node are
+   * left out before validation (as MetalLB ≥ 0.16 speakers do), so a bad peer meant for node A makes only node A's
+   * configuration invalid. The controller parses without it.
+   */
+  readonly node?: string
 }
 
 export interface Parsed {
@@ -117,7 +123,7 @@ const nameOf = (raw: unknown, index: number): string => {
     const meta = (raw as { metadata?: unknown }).metadata
     if (typeof meta === "object" && meta !== null) {
       const name = (meta as { name?: unknown }).name
-      if (typeof name === "string") return name
+      if (typeof name === "string" && name !== "") return name
     }
   }
   return `#${index}`
@@ -514,25 +520,49 @@ const parsePools = (report: Report, pools: ReadonlyArray<IPAddressPool>, facts: 
   return out
 }
 
+/** The part L2 and BGP advertisements share: which pools, which nodes, which services. */
+interface AdvertisementSpec {
+  readonly ipAddressPools?: ReadonlyArray<string>
+  readonly ipAddressPoolSelectors?: ReadonlyArray<LabelSelector.LabelSelector>
+  readonly nodeSelectors?: ReadonlyArray<LabelSelector.LabelSelector>
+  readonly serviceSelectors?: ReadonlyArray<LabelSelector.LabelSelector>
+}
+
+interface AdvertisementScope {
+  readonly poolSelectors: ReadonlyArray<LabelSelector.Selector>
+  /** Nodes allowed to announce, sorted. */
+  readonly nodes: Array<string>
+  /** Sorted by string form. */
+  readonly serviceSelectors: Array<LabelSelector.Selector>
+}
+
+const parseScope = (report: Report, kind: string, name: string, s: AdvertisementSpec, facts: Facts): AdvertisementScope => {
+  checkUnique(report, kind, name, ["spec", "ipAddressPools"], s.ipAddressPools, "ipAddressPools")
+  const poolSelectors = parseSelectors(report, kind, name, ["spec", "ipAddressPoolSelectors"], s.ipAddressPoolSelectors, "ipAddressPoolSelectors")
+  const nodeSelectors = parseSelectors(report, kind, name, ["spec", "nodeSelectors"], s.nodeSelectors, "nodeSelectors")
+  const serviceSelectors = parseSelectors(report, kind, name, ["spec", "serviceSelectors"], s.serviceSelectors, "serviceSelectors")
+  return { poolSelectors, nodes: selectNames(facts.nodes, nodeSelectors), serviceSelectors: serviceSelectors.toSorted(bySelectorString) }
+}
+
 /** The pools an advertisement applies to: named ∪ selected; neither given = every pool. Unknown names warned. */
 const selectPools = (
   report: Report,
   kind: string,
   name: string,
   drafts: ReadonlyArray<PoolDraft>,
-  names: ReadonlyArray<string> | undefined,
-  selectors: ReadonlyArray<LabelSelector.Selector>,
-  selectorsGiven: boolean
+  s: AdvertisementSpec,
+  scope: AdvertisementScope
 ): Array<PoolDraft> => {
-  if ((names ?? []).length === 0 && !selectorsGiven) return [...drafts]
-  ;(names ?? []).forEach((n, i) => {
+  const names = s.ipAddressPools ?? []
+  if (names.length === 0 && (s.ipAddressPoolSelectors ?? []).length === 0) return [...drafts]
+  names.forEach((n, i) => {
     if (!drafts.some((d) => d.pool.name === n)) {
       report.warn(kind, name, ["spec", "ipAddressPools", i], `no IPAddressPool named ${q(n)}: ignored`)
     }
   })
   return drafts.filter((d) =>
-    (names ?? []).includes(d.pool.name) ||
-    (selectors.length > 0 && LabelSelector.matchesAny(selectors, d.pool.labels))
+    names.includes(d.pool.name) ||
+    (scope.poolSelectors.length > 0 && LabelSelector.matchesAny(scope.poolSelectors, d.pool.labels))
   )
 }
 
@@ -549,13 +579,10 @@ const attachL2 = (report: Report, ads: ReadonlyArray<L2Advertisement>, drafts: R
     const name = a.metadata.name
     const s = a.spec
     let ad: Config.L2Advertisement | undefined
-    let poolSelectors: Array<LabelSelector.Selector> = []
+    let scope: AdvertisementScope | undefined
     const ok = report.clean(() => {
-      checkUnique(report, kind, name, ["spec", "ipAddressPools"], s.ipAddressPools, "ipAddressPools")
-      poolSelectors = parseSelectors(report, kind, name, ["spec", "ipAddressPoolSelectors"], s.ipAddressPoolSelectors, "ipAddressPoolSelectors")
-      const nodeSelectors = parseSelectors(report, kind, name, ["spec", "nodeSelectors"], s.nodeSelectors, "nodeSelectors")
-      const serviceSelectors = parseSelectors(report, kind, name, ["spec", "serviceSelectors"], s.serviceSelectors, "serviceSelectors")
-      const nodes = selectNames(facts.nodes, nodeSelectors)
+      scope = parseScope(report, kind, name, s, facts)
+      const nodes = scope.nodes
       const weights = new Map<string, number>()
       ;(s.preferredNodeSelectors ?? []).forEach((pref, i) => {
         const parsed = LabelSelector.parse(pref.preference)
@@ -577,13 +604,13 @@ const attachL2 = (report: Report, ads: ReadonlyArray<L2Advertisement>, drafts: R
         nodes,
         interfaces,
         allInterfaces: interfaces.length === 0,
-        serviceSelectors: serviceSelectors.toSorted(bySelectorString),
+        serviceSelectors: scope.serviceSelectors,
         preferredNodes: [...weights].map(([node, weight]) => ({ node, weight })).toSorted((x, y) => (x.node < y.node ? -1 : 1))
       }
     })
-    if (!ok || ad === undefined) continue
+    if (!ok || ad === undefined || scope === undefined) continue
     const adv = ad
-    for (const d of selectPools(report, kind, name, drafts, s.ipAddressPools, poolSelectors, (s.ipAddressPoolSelectors ?? []).length > 0)) {
+    for (const d of selectPools(report, kind, name, drafts, s, scope)) {
       if (!d.l2.some((existing) => sameL2(existing, adv))) d.l2.push(adv)
     }
   }
@@ -630,14 +657,12 @@ const attachBgp = (
     const name = a.metadata.name
     const s = a.spec
     let ad: Config.BgpAdvertisement | undefined
-    let poolSelectors: Array<LabelSelector.Selector> = []
+    let scope: AdvertisementScope | undefined
     const ok = report.clean(() => {
-      checkUnique(report, kind, name, ["spec", "ipAddressPools"], s.ipAddressPools, "ipAddressPools")
+      scope = parseScope(report, kind, name, s, facts)
+      const serviceSelectors = scope.serviceSelectors
       checkUnique(report, kind, name, ["spec", "communities"], s.communities, "community")
       checkUnique(report, kind, name, ["spec", "peers"], s.peers, "peers")
-      poolSelectors = parseSelectors(report, kind, name, ["spec", "ipAddressPoolSelectors"], s.ipAddressPoolSelectors, "ipAddressPoolSelectors")
-      const nodeSelectors = parseSelectors(report, kind, name, ["spec", "nodeSelectors"], s.nodeSelectors, "nodeSelectors")
-      const serviceSelectors = parseSelectors(report, kind, name, ["spec", "serviceSelectors"], s.serviceSelectors, "serviceSelectors")
       const aggregationLength = s.aggregationLength ?? DefaultAggregationLength
       const aggregationLengthV6 = s.aggregationLengthV6 ?? DefaultAggregationLengthV6
       if (serviceSelectors.length > 0 && aggregationLength !== DefaultAggregationLength) {
@@ -683,14 +708,14 @@ const attachBgp = (
         localPref: s.localPref ?? DefaultLocalPref,
         communities: unique,
         peers: s.peers ?? [],
-        nodes: selectNames(facts.nodes, nodeSelectors),
-        serviceSelectors: serviceSelectors.toSorted(bySelectorString)
+        nodes: scope.nodes,
+        serviceSelectors
       }
     })
     // Pool compatibility is checked even when the advertisement has other errors, so that all surface at once.
-    if (ad === undefined) continue
+    if (ad === undefined || scope === undefined) continue
     const adv = ad
-    const targets = selectPools(report, kind, name, drafts, s.ipAddressPools, poolSelectors, (s.ipAddressPoolSelectors ?? []).length > 0)
+    const targets = selectPools(report, kind, name, drafts, s, scope)
     for (const d of targets) {
       const fits = report.clean(() => {
         for (const entry of d.pool.addresses) {
@@ -750,6 +775,21 @@ const checkBfdEcho = (
   }
 }
 
+/** Whether an object's nodeSelectors select the node; unparsable selectors keep the object so its errors show. */
+const targetsNode = (selectors: ReadonlyArray<LabelSelector.LabelSelector> | undefined, labels: Readonly<Record<string, string>>): boolean => {
+  if (selectors === undefined || selectors.length === 0) return true
+  return selectors.some((raw) => {
+    const parsed = LabelSelector.parse(raw)
+    return Result.isFailure(parsed) || LabelSelector.matches(parsed.success, labels)
+  })
+}
+
+const kindOrder = ["Node", "Namespace", "Secret", "BFDProfile", "Community", "BGPPeer", "IPAddressPool", "L2Advertisement", "BGPAdvertisement"]
+
+/** Reports in a fixed order (kind, then object name; an object's own findings in the order found), whatever the input order. */
+const byObject = (a: { readonly kind: string; readonly name: string }, b: { readonly kind: string; readonly name: string }): number =>
+  kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
 const dup = (what: string) => (name: string): string => `duplicate definition of ${what} ${q(name)}`
 
 const decodePeer = (raw: unknown): Result.Result<BGPPeer, ReadonlyArray<Resources.Issue>> => {
@@ -773,10 +813,18 @@ export const parseConfig = (input: ConfigInput, options: ParseOptions = {}): Res
   }
   const bfdResources = decodeKind(report, "BFDProfile", input.bfdProfiles, Resources.decodeBFDProfile, namespace, (n) => `found duplicate bfd profile name ${n}`)
   const communityResources = decodeKind(report, "Community", input.communities, Resources.decodeCommunity, namespace, dup("Community"))
-  const peerResources = decodeKind(report, "BGPPeer", input.bgpPeers, decodePeer, namespace, dup("peer"))
+  const nodeLabels = options.node === undefined
+    ? undefined
+    : facts.nodes.find((n) => n.metadata.name === options.node)?.metadata.labels ?? {}
+  const forThisNode = <T extends { readonly spec: { readonly nodeSelectors?: ReadonlyArray<LabelSelector.LabelSelector> } }>(
+    objects: Array<T>
+  ): Array<T> => (nodeLabels === undefined ? objects : objects.filter((o) => targetsNode(o.spec.nodeSelectors, nodeLabels)))
+  const peerResources = forThisNode(decodeKind(report, "BGPPeer", input.bgpPeers, decodePeer, namespace, dup("peer")))
   const poolResources = decodeKind(report, "IPAddressPool", input.ipAddressPools, Resources.decodeIPAddressPool, namespace, dup("pool"))
   const l2Resources = decodeKind(report, "L2Advertisement", input.l2Advertisements, Resources.decodeL2Advertisement, namespace, dup("l2advertisement"))
-  const bgpResources = decodeKind(report, "BGPAdvertisement", input.bgpAdvertisements, Resources.decodeBGPAdvertisement, namespace, dup("bgpadvertisements"))
+  const bgpResources = forThisNode(
+    decodeKind(report, "BGPAdvertisement", input.bgpAdvertisements, Resources.decodeBGPAdvertisement, namespace, dup("bgpadvertisements"))
+  )
 
   const bfdProfiles = bfdResources.flatMap((p) => parseBfdProfile(report, p) ?? [])
   const echoProfiles = new Set(bfdResources.filter((p) => p.spec.echoMode === true).map((p) => p.metadata.name))
@@ -791,8 +839,8 @@ export const parseConfig = (input: ConfigInput, options: ParseOptions = {}): Res
 
   if (report.errors.length > 0) {
     return Result.fail({
-      errors: report.errors,
-      warnings: report.warnings,
+      errors: report.errors.toSorted(byObject),
+      warnings: report.warnings.toSorted(byObject),
       transientOnly: report.errors.every((e) => e.transient)
     })
   }
@@ -802,6 +850,6 @@ export const parseConfig = (input: ConfigInput, options: ParseOptions = {}): Res
       peers,
       bfdProfiles
     },
-    warnings: report.warnings
+    warnings: report.warnings.toSorted(byObject)
   })
 }

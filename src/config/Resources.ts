@@ -35,7 +35,7 @@ export const issuesOf = (issue: SchemaIssue.Issue): ReadonlyArray<Issue> =>
 export const decoder = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
   const parse = SchemaParser.decodeUnknownResult(schema)
   return (input: unknown): Result.Result<S["Type"], ReadonlyArray<Issue>> =>
-    Result.mapError(parse(input, { errors: "all" }), issuesOf)
+    Result.mapError(parse(input, { errors: "all", reportInput: true }), issuesOf)
 }
 
 /** An encoder back to the wire (JSON-ready) form. */

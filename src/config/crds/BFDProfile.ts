@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { type CrdInfo, int32Between, resource } from "./Common.ts"
+import { int32Between, resource, v1beta1Crd } from "./Common.ts"
 
 const interval = (description: string) => Schema.optionalKey(int32Between(10, 60000).annotate({ description }))
 
@@ -58,20 +58,14 @@ export const BFDProfile = resource({
 })
 export type BFDProfile = typeof BFDProfile.Type
 
-export const crd: CrdInfo = {
+export const crd = v1beta1Crd({
   kind: "BFDProfile",
   plural: "bfdprofiles",
-  singular: "bfdprofile",
-  versions: [{
-    name: "v1beta1",
-    schema: BFDProfile,
-    served: true,
-    storage: true,
-    printerColumns: [
+  schema: BFDProfile,
+  printerColumns: [
       { name: "Passive Mode", type: "boolean", jsonPath: ".spec.passiveMode" },
       { name: "Transmit Interval", type: "integer", jsonPath: ".spec.transmitInterval" },
       { name: "Receive Interval", type: "integer", jsonPath: ".spec.receiveInterval" },
       { name: "Multiplier", type: "integer", jsonPath: ".spec.detectMultiplier" }
     ]
-  }]
-}
+})

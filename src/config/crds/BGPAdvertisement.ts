@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { type CrdInfo, Int32, int32Between, resource, Selectors, Strings, Uint32 } from "./Common.ts"
+import { Int32, int32Between, resource, Selectors, Strings, Uint32, v1beta1Crd } from "./Common.ts"
 
 export const DefaultAggregationLength = 32
 export const DefaultAggregationLengthV6 = 128
@@ -71,20 +71,14 @@ export const BGPAdvertisement = resource({
 })
 export type BGPAdvertisement = typeof BGPAdvertisement.Type
 
-export const crd: CrdInfo = {
+export const crd = v1beta1Crd({
   kind: "BGPAdvertisement",
   plural: "bgpadvertisements",
-  singular: "bgpadvertisement",
-  versions: [{
-    name: "v1beta1",
-    schema: BGPAdvertisement,
-    served: true,
-    storage: true,
-    printerColumns: [
+  schema: BGPAdvertisement,
+  printerColumns: [
       { name: "IPAddressPools", type: "string", jsonPath: ".spec.ipAddressPools" },
       { name: "IPAddressPool Selectors", type: "string", jsonPath: ".spec.ipAddressPoolSelectors" },
       { name: "Peers", type: "string", jsonPath: ".spec.peers" },
       { name: "Node Selectors", type: "string", jsonPath: ".spec.nodeSelectors", priority: 10 }
     ]
-  }]
-}
+})

@@ -11,7 +11,7 @@ export const Group = "metallb.io"
 
 /** The part of `metav1.ObjectMeta` the configuration reads; other keys are ignored when decoding. */
 export const ObjectMeta = Schema.Struct({
-  name: Schema.String,
+  name: Schema.NonEmptyString,
   namespace: Schema.optionalKey(Schema.String),
   labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   annotations: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
@@ -92,3 +92,24 @@ export interface CrdInfo {
   readonly singular: string
   readonly versions: ReadonlyArray<CrdVersion>
 }
+
+/** The CRD of a kind with one version (v1beta1, served and stored). */
+export const v1beta1Crd = (options: {
+  readonly kind: string
+  readonly plural: string
+  readonly schema: Schema.Top
+  readonly printerColumns: ReadonlyArray<PrinterColumn>
+  readonly required?: ReadonlyArray<string>
+}): CrdInfo => ({
+  kind: options.kind,
+  plural: options.plural,
+  singular: options.kind.toLowerCase(),
+  versions: [{
+    name: "v1beta1",
+    schema: options.schema,
+    served: true,
+    storage: true,
+    printerColumns: options.printerColumns,
+    ...(options.required !== undefined ? { required: options.required } : {})
+  }]
+})

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { type CrdInfo, resource } from "./Common.ts"
+import { resource, v1beta1Crd } from "./Common.ts"
 
 export const CommunityAlias = Schema.Struct({
   name: Schema.optionalKey(Schema.String.annotate({ description: "The name of the alias for the community." })),
@@ -34,9 +34,4 @@ export const Community = resource({
 })
 export type Community = typeof Community.Type
 
-export const crd: CrdInfo = {
-  kind: "Community",
-  plural: "communities",
-  singular: "community",
-  versions: [{ name: "v1beta1", schema: Community, served: true, storage: true, printerColumns: [] }]
-}
+export const crd = v1beta1Crd({ kind: "Community", plural: "communities", schema: Community, printerColumns: [] })

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { type CrdInfo, int64Between, resource } from "./Common.ts"
+import { int64Between, resource, v1beta1Crd } from "./Common.ts"
 
 export const ConfigurationResult = Schema.Literals(["Valid", "Invalid", "Unknown"]).annotate({
   description: "Result indicates the configuration validation result."
@@ -16,7 +16,7 @@ export type ConfigurationResult = typeof ConfigurationResult.Type
 export const Condition = Schema.Struct({
   type: Schema.String.check(
     Schema.isMaxLength(316),
-    Schema.isPattern(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+    Schema.isPattern(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/u)
   ).annotate({ description: "type of condition in CamelCase or in foo.example.com/CamelCase." }),
   status: Schema.Literals(["True", "False", "Unknown"]).annotate({ description: "status of the condition, one of True, False, Unknown." }),
   observedGeneration: Schema.optionalKey(
@@ -31,7 +31,7 @@ export const Condition = Schema.Struct({
   reason: Schema.String.check(
     Schema.isMinLength(1),
     Schema.isMaxLength(1024),
-    Schema.isPattern(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+    Schema.isPattern(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/u)
   ).annotate({
     description:
       "reason contains a programmatic identifier indicating the reason for the condition's last transition."
@@ -66,19 +66,13 @@ export const ConfigurationState = resource({
 })
 export type ConfigurationState = typeof ConfigurationState.Type
 
-export const crd: CrdInfo = {
+export const crd = v1beta1Crd({
   kind: "ConfigurationState",
   plural: "configurationstates",
-  singular: "configurationstate",
-  versions: [{
-    name: "v1beta1",
-    schema: ConfigurationState,
-    served: true,
-    storage: true,
-    printerColumns: [
+  schema: ConfigurationState,
+  printerColumns: [
       { name: "Result", type: "string", jsonPath: ".status.result" },
       { name: "ErrorSummary", type: "string", jsonPath: ".status.errorSummary" },
       { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
     ]
-  }]
-}
+})

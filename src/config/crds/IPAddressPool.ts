@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { type CrdInfo, Int32, Int64, resource, Selectors } from "./Common.ts"
+import { Int32, Int64, resource, Selectors, v1beta1Crd } from "./Common.ts"
 
 export const DefaultAutoAssign = true
 export const DefaultAvoidBuggyIPs = false
@@ -62,20 +62,14 @@ export const IPAddressPool = resource({
 })
 export type IPAddressPool = typeof IPAddressPool.Type
 
-export const crd: CrdInfo = {
+export const crd = v1beta1Crd({
   kind: "IPAddressPool",
   plural: "ipaddresspools",
-  singular: "ipaddresspool",
-  versions: [{
-    name: "v1beta1",
-    schema: IPAddressPool,
-    served: true,
-    storage: true,
-    required: ["spec"],
-    printerColumns: [
+  schema: IPAddressPool,
+  required: ["spec"],
+  printerColumns: [
       { name: "Auto Assign", type: "boolean", jsonPath: ".spec.autoAssign" },
       { name: "Avoid Buggy IPs", type: "boolean", jsonPath: ".spec.avoidBuggyIPs" },
       { name: "Addresses", type: "string", jsonPath: ".spec.addresses" }
     ]
-  }]
-}
+})

@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import * as LabelSelector from "../LabelSelector.ts"
-import { type CrdInfo, int32Between, resource, Selectors, Strings } from "./Common.ts"
+import { int32Between, resource, Selectors, Strings, v1beta1Crd } from "./Common.ts"
 
 export const PreferredNodeSelector = Schema.Struct({
   weight: int32Between(1, 100).annotate({
@@ -50,20 +50,14 @@ export const L2Advertisement = resource({
 })
 export type L2Advertisement = typeof L2Advertisement.Type
 
-export const crd: CrdInfo = {
+export const crd = v1beta1Crd({
   kind: "L2Advertisement",
   plural: "l2advertisements",
-  singular: "l2advertisement",
-  versions: [{
-    name: "v1beta1",
-    schema: L2Advertisement,
-    served: true,
-    storage: true,
-    printerColumns: [
+  schema: L2Advertisement,
+  printerColumns: [
       { name: "IPAddressPools", type: "string", jsonPath: ".spec.ipAddressPools" },
       { name: "IPAddressPool Selectors", type: "string", jsonPath: ".spec.ipAddressPoolSelectors" },
       { name: "Interfaces", type: "string", jsonPath: ".spec.interfaces" },
       { name: "Node Selectors", type: "string", jsonPath: ".spec.nodeSelectors", priority: 10 }
     ]
-  }]
-}
+})

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { type CrdInfo, resource } from "./Common.ts"
+import { resource, v1beta1Crd } from "./Common.ts"
 
 const immutable = (description: string) =>
   Schema.optionalKey(
@@ -63,36 +63,24 @@ export const ServiceBGPStatus = resource({
 })
 export type ServiceBGPStatus = typeof ServiceBGPStatus.Type
 
-export const l2Crd: CrdInfo = {
+export const l2Crd = v1beta1Crd({
   kind: "ServiceL2Status",
   plural: "servicel2statuses",
-  singular: "servicel2status",
-  versions: [{
-    name: "v1beta1",
-    schema: ServiceL2Status,
-    served: true,
-    storage: true,
-    printerColumns: [
+  schema: ServiceL2Status,
+  printerColumns: [
       { name: "Allocated Node", type: "string", jsonPath: ".status.node" },
       { name: "Service Name", type: "string", jsonPath: ".status.serviceName" },
       { name: "Service Namespace", type: "string", jsonPath: ".status.serviceNamespace" }
     ]
-  }]
-}
+})
 
-export const bgpCrd: CrdInfo = {
+export const bgpCrd = v1beta1Crd({
   kind: "ServiceBGPStatus",
   plural: "servicebgpstatuses",
-  singular: "servicebgpstatus",
-  versions: [{
-    name: "v1beta1",
-    schema: ServiceBGPStatus,
-    served: true,
-    storage: true,
-    printerColumns: [
+  schema: ServiceBGPStatus,
+  printerColumns: [
       { name: "Node", type: "string", jsonPath: ".status.node" },
       { name: "Service Name", type: "string", jsonPath: ".status.serviceName" },
       { name: "Service Namespace", type: "string", jsonPath: ".status.serviceNamespace" }
     ]
-  }]
-}
+})
