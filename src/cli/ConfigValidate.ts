@@ -46,9 +46,20 @@ type Classified =
   | { readonly _tag: "Context"; readonly doc: SourceDocument }
   | { readonly _tag: "Ignored"; readonly doc: SourceDocument }
 
-const classify = (doc: SourceDocument): Classified => {
+/**
+ * A ConfigMap is MetalLB's legacy configuration when it has a `config` key and is MetalLB's: in MetalLB's namespace,
+ * or named as the manifests (`config`) or the Helm chart (`metallb`) name it. Other applications' ConfigMaps with a
+ * `config` key are left alone.
+ */
+const isMetalLBConfigMap = (value: unknown, namespace: string): boolean => {
+  if (!Legacy.isLegacyConfigMap(value)) return false
+  const meta = metaOf(value)
+  return meta.namespace === namespace || meta.name === Legacy.LEGACY_NAME || meta.name === "metallb"
+}
+
+const classify = (doc: SourceDocument, namespace: string): Classified => {
   if (isMetalLB(doc.value)) return { _tag: "Resource", doc }
-  if (Legacy.isLegacyConfigMap(doc.value)) return { _tag: "Legacy", doc }
+  if (isMetalLBConfigMap(doc.value, namespace)) return { _tag: "Legacy", doc }
   if (isFact(doc.value)) return { _tag: "Context", doc }
   return { _tag: "Ignored", doc }
 }
@@ -164,7 +175,7 @@ export const run = (args: Parsed): Effect.Effect<number> =>
       const { documents, errors } = parseSource(file, text)
       for (const e of errors) problems.push({ file, position: e.position, message: `YAML: ${e.message}` })
       if (documents.length === 0 && errors.length === 0) lines.push(`${file}: no objects`)
-      const classified = documents.map(classify)
+      const classified = documents.map((d) => classify(d, namespace ?? Legacy.LEGACY_NAMESPACE))
       const last = sets[sets.length - 1]
       if (args.flags["each"] === true || last === undefined) sets.push(classified)
       else last.push(...classified)

@@ -55,7 +55,8 @@ describe("metallb (child process)", cliTimeout, () => {
     missing: runCli(["config", "validate", "does/not/exist.yaml", fixture("docs/configsamples/bgppeer_simple.yaml")]),
     syntax: runCli(["config", "validate", "-"], "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: [\n"),
     notConfigMap: runCli(["config", "convert", fixture("docs/configsamples/bgppeer_simple.yaml")]),
-    emptyConfig: runCli(["config", "convert", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\ndata:\n  config: ''\n")
+    emptyConfig: runCli(["config", "convert", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\ndata:\n  config: ''\n"),
+    otherConfigMap: runCli(["config", "validate", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: web}\ndata:\n  config: 'x: 1'\n")
   }
 
   it("without arguments prints the usage and exits 2; --help exits 0", async () => {
@@ -107,5 +108,11 @@ describe("metallb (child process)", cliTimeout, () => {
     const empty = await runs.emptyConfig
     assert.strictEqual(empty.code, 1)
     assert.include(empty.stderr, "-:5:3: bad ConfigMap: no data")
+  })
+
+  it("leaves other applications' ConfigMaps with a config key alone", async () => {
+    const r = await runs.otherConfigMap
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.include(r.stdout, "-:1: ConfigMap web/app: ignored (not MetalLB configuration)")
   })
 })
