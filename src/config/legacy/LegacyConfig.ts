@@ -394,11 +394,17 @@ const validateCommunities = (issues: Array<Issue>, cfg: LegacyConfig): Set<strin
   return aliases
 }
 
+/** One `addresses` entry as written, and the CIDRs it stands for. */
+interface PoolEntry {
+  readonly text: string
+  readonly cidrs: ReadonlyArray<Cidr.Cidr>
+}
+
 const validateAdvertisement = (
   issues: Array<Issue>,
   path: Path,
   ad: BgpAdvertisement,
-  cidrs: ReadonlyArray<Cidr.Cidr>,
+  entries: ReadonlyArray<PoolEntry>,
   aliases: ReadonlySet<string>
 ): void => {
   const lengths = [
@@ -412,11 +418,14 @@ const validateAdvertisement = (
       issues.push({ path: [...path, key], message: `invalid aggregation length ${length} for ${name}` })
       continue
     }
-    for (const cidr of cidrs) {
-      if (cidr.family === family && cidr.prefix > length) {
+    // Per address entry, as MetalLB: a range counts by the widest of the CIDRs it summarises to.
+    for (const entry of entries) {
+      const prefixes = entry.cidrs.filter((c) => c.family === family).map((c) => c.prefix)
+      const lowest = Math.min(...prefixes)
+      if (prefixes.length > 0 && length < lowest) {
         issues.push({
           path: [...path, key],
-          message: `invalid aggregation length ${length}: prefix ${cidr.prefix} in this pool is more specific than the aggregation length for addresses ${Cidr.format(cidr)}`
+          message: `invalid aggregation length ${length}: prefix ${lowest} in this pool is more specific than the aggregation length for addresses ${entry.text}`
         })
       }
     }
@@ -451,6 +460,7 @@ const validatePools = (issues: Array<Issue>, cfg: LegacyConfig, aliases: Readonl
     const addresses = pool.addresses ?? []
     if (addresses.length === 0) issues.push({ path: [...path, "addresses"], message: "pool has no prefixes defined" })
     const cidrs: Array<Cidr.Cidr> = []
+    const entries: Array<PoolEntry> = []
     addresses.forEach((entry, a) => {
       const parsed = Cidr.parsePoolEntry(entry)
       if (Result.isFailure(parsed)) {
@@ -467,6 +477,7 @@ const validatePools = (issues: Array<Issue>, cfg: LegacyConfig, aliases: Readonl
         }
         cidrs.push(cidr)
       }
+      entries.push({ text: entry, cidrs: parsed.success })
     })
     all.push(...cidrs.map((cidr) => ({ cidr, pool: name })))
     const ads = pool["bgp-advertisements"] ?? []
@@ -476,7 +487,7 @@ const validatePools = (issues: Array<Issue>, cfg: LegacyConfig, aliases: Readonl
         message: "cannot have bgp-advertisements configuration element in a layer2 address pool"
       })
     }
-    ads.forEach((ad, k) => validateAdvertisement(issues, [...path, "bgp-advertisements", k], ad, cidrs, aliases))
+    ads.forEach((ad, k) => validateAdvertisement(issues, [...path, "bgp-advertisements", k], ad, entries, aliases))
   })
 }
 

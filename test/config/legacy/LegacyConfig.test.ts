@@ -118,6 +118,23 @@ describe("LegacyConfig: MetalLB 0.12's rules, every problem at once", () => {
     })
   }
 
+  it("judges a range by the widest CIDR it summarises to, like MetalLB and like parseConfig after conversion", () => {
+    const pool = (length: number) =>
+      `address-pools: [{name: p, protocol: bgp, addresses: [10.0.0.10-10.0.0.20], bgp-advertisements: [{aggregation-length: ${length}}]}]`
+    // 10.0.0.10-10.0.0.20 is 10.0.0.10/31, .12/30, .16/30, .20/32: the widest is /30.
+    assert.deepStrictEqual(issuesOf(Legacy.parseText(pool(30), null)), [])
+    assert.deepStrictEqual(issuesOf(Legacy.parseText(pool(29), null)), [
+      "address-pools[0].bgp-advertisements[0].aggregation-length: invalid aggregation length 29: prefix 30 in this pool is more specific than the aggregation length for addresses 10.0.0.10-10.0.0.20"
+    ])
+    const converted = Convert.toResources(Result.getOrThrow(Legacy.decodeStructure({
+      "address-pools": [{ name: "p", protocol: "bgp", addresses: ["10.0.0.10-10.0.0.20"], "bgp-advertisements": [{ "aggregation-length": 29 }] }]
+    })))
+    assert.deepStrictEqual(
+      validateObjects(Result.getOrThrow(converted)).errors.map((e) => e.reason),
+      ["invalid aggregation length 29: prefix 30 in this pool is more specific than the aggregation length for addresses 10.0.0.10-10.0.0.20"]
+    )
+  })
+
   it("collects problems of different sections in one pass", () => {
     const issues = issuesOf(Legacy.parseText("peers: [{peer-address: x}]\naddress-pools: [{name: p, addresses: []}]", null))
     assert.sameMembers(issues, [
