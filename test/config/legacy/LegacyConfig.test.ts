@@ -77,6 +77,9 @@ describe("LegacyConfig: strict parsing with located errors", () => {
   })
 })
 
+const rangePool = (length: number) =>
+  `address-pools: [{name: p, protocol: bgp, addresses: [10.0.0.10-10.0.0.20], bgp-advertisements: [{aggregation-length: ${length}}]}]`
+
 describe("LegacyConfig: MetalLB 0.12's rules, every problem at once", () => {
   const cases: Array<[string, string, string]> = [
     ["missing ASNs", "peers: [{peer-address: 192.0.2.1}]", "peers[0].my-asn: missing local ASN"],
@@ -119,11 +122,9 @@ describe("LegacyConfig: MetalLB 0.12's rules, every problem at once", () => {
   }
 
   it("judges a range by the widest CIDR it summarises to, like MetalLB and like parseConfig after conversion", () => {
-    const pool = (length: number) =>
-      `address-pools: [{name: p, protocol: bgp, addresses: [10.0.0.10-10.0.0.20], bgp-advertisements: [{aggregation-length: ${length}}]}]`
     // 10.0.0.10-10.0.0.20 is 10.0.0.10/31, .12/30, .16/30, .20/32: the widest is /30.
-    assert.deepStrictEqual(issuesOf(Legacy.parseText(pool(30), null)), [])
-    assert.deepStrictEqual(issuesOf(Legacy.parseText(pool(29), null)), [
+    assert.deepStrictEqual(issuesOf(Legacy.parseText(rangePool(30), null)), [])
+    assert.deepStrictEqual(issuesOf(Legacy.parseText(rangePool(29), null)), [
       "address-pools[0].bgp-advertisements[0].aggregation-length: invalid aggregation length 29: prefix 30 in this pool is more specific than the aggregation length for addresses 10.0.0.10-10.0.0.20"
     ])
     const converted = Convert.toResources(Result.getOrThrow(Legacy.decodeStructure({
