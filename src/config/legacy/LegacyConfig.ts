@@ -517,12 +517,20 @@ export const decodeStructure = (input: unknown): Result.Result<LegacyConfig, Arr
   )
 }
 
-/** Strict structural decoding plus {@link validate}: the config, or every problem found. */
-export const decode = (input: unknown): Result.Result<LegacyConfig, Array<Issue>> =>
-  Result.flatMap(decodeStructure(input), (cfg) => {
-    const issues = validate(cfg)
-    return issues.length === 0 ? Result.succeed(cfg) : Result.fail(issues)
-  })
+/**
+ * Strict structural decoding plus {@link validate}: the config, or every problem found. When the only structural
+ * problems are unknown keys, the rules still run on the rest, so one pass reports a misspelt key and, say, an
+ * unknown protocol elsewhere.
+ */
+export const decode = (input: unknown): Result.Result<LegacyConfig, Array<Issue>> => {
+  const strict = decodeStructure(input)
+  if (Result.isSuccess(strict)) {
+    const issues = validate(strict.success)
+    return issues.length === 0 ? strict : Result.fail(issues)
+  }
+  const loose = Schema.decodeUnknownExit(LegacyConfig)(input ?? {}, { errors: "all" })
+  return Result.fail(Exit.isSuccess(loose) ? [...strict.failure, ...validate(loose.value)] : strict.failure)
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Source text: YAML parsing with positions
