@@ -6,7 +6,7 @@
  */
 import { Effect, Schema } from "effect"
 import { readFile } from "node:fs/promises"
-import { formatPath } from "../config/legacy/LegacyConfig.ts"
+import { formatPath } from "../config/Resources.ts"
 import type { Position } from "../config/YamlSource.ts"
 
 export class InputError extends Schema.TaggedError<InputError>()("InputError", {

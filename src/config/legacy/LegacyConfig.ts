@@ -10,6 +10,7 @@ import { Exit, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { LineCounter, parseDocument } from "yaml"
 import * as Cidr from "../../net/Cidr.ts"
 import * as Ip from "../../net/Ip.ts"
+import { formatPath, issuesOf, type Path } from "../Resources.ts"
 import { offsetOf } from "../YamlSource.ts"
 import * as Duration from "../Duration.ts"
 
@@ -100,7 +101,8 @@ export type LegacyConfig = typeof LegacyConfig.Type
 // Errors
 // ---------------------------------------------------------------------------------------------------------------
 
-export type Path = ReadonlyArray<string | number>
+export type { Path }
+export { formatPath }
 
 /** One problem: where (key path inside the config document, and the source position when known) and why. */
 export interface Issue {
@@ -110,13 +112,6 @@ export interface Issue {
   readonly column?: number
 }
 
-/** `address-pools[0].bgp-advertisements[1].communities[0]` */
-export const formatPath = (path: Path): string =>
-  path.reduce<string>(
-    (out, seg) => (typeof seg === "number" ? `${out}[${seg}]` : out === "" ? seg : `${out}.${seg}`),
-    ""
-  )
-
 /** `line 7, column 5: address-pools[0].protocol: unknown protocol "l2"` */
 export const formatIssue = (issue: Issue): string => {
   const where = issue.line === undefined ? "" : `line ${issue.line}, column ${issue.column ?? 1}: `
@@ -124,36 +119,15 @@ export const formatIssue = (issue: Issue): string => {
   return `${where}${path}${issue.message}`
 }
 
-export class LegacyConfigError extends Schema.TaggedError<LegacyConfigError>()("LegacyConfigError", {
-  issues: Schema.Array(
-    Schema.Struct({
-      path: Schema.Array(Schema.Union([Schema.String, Schema.Number])),
-      message: Schema.String,
-      line: Schema.optionalKey(Schema.Number),
-      column: Schema.optionalKey(Schema.Number)
-    })
-  )
-}) {
-  override get message(): string {
-    return this.issues.map(formatIssue).join("\n")
-  }
-}
-
-const issueFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
 /** Schema messages rewritten in the words an operator expects from a strict config parser. */
 const schemaIssues = (issue: SchemaIssue.Issue): Array<Issue> =>
-  issueFormatter(issue).issues.map((i) => {
-    const path = (i.path ?? []).map((seg) => {
-      const key = typeof seg === "object" && seg !== null && "key" in seg ? seg.key : seg
-      return typeof key === "number" ? key : String(key)
-    })
+  issuesOf(issue).map(({ path, message: raw }) => {
     const last = path[path.length - 1]
-    if (i.message === "Expected no excess property") {
+    if (raw === "Expected no excess property") {
       return { path, message: `unknown key ${JSON.stringify(last)}` }
     }
-    if (i.message === "Missing key") return { path, message: "missing required key" }
-    const message = i.message
+    if (raw === "Missing key") return { path, message: "missing required key" }
+    const message = raw
       .replace(/^Expected /, "expected ")
       .replace(/^expected object\b/, "expected a mapping")
       .replace(/^expected array\b/, "expected a list")
@@ -166,11 +140,6 @@ const schemaIssues = (issue: SchemaIssue.Issue): Array<Issue> =>
 
 const UINT32_MAX = 4294967295
 const PROTOCOLS = ["layer2", "bgp"] as const
-
-/** The peer as MetalLB normalises it, with defaults applied: two equal ones are duplicates. */
-interface NormalPeer {
-  readonly key: string
-}
 
 const checkUint = (issues: Array<Issue>, path: Path, value: number | null | undefined, max: number): void => {
   if (value !== undefined && value !== null && (value < 0 || value > max)) {
@@ -309,7 +278,8 @@ const validatePeerTimers = (issues: Array<Issue>, path: Path, peer: Peer): Timer
 }
 
 const validatePeers = (issues: Array<Issue>, cfg: LegacyConfig, profiles: ReadonlySet<string>): void => {
-  const seen: Array<NormalPeer> = []
+  // Each valid peer as MetalLB normalises it (defaults applied): two equal ones are duplicates.
+  const seen = new Set<string>()
   ;(cfg.peers ?? []).forEach((peer, i) => {
     const path: Path = ["peers", i]
     const before = issues.length
@@ -360,8 +330,8 @@ const validatePeers = (issues: Array<Issue>, cfg: LegacyConfig, profiles: Readon
       bfd,
       peer["ebgp-multihop"] ?? false
     ])
-    if (seen.some((p) => p.key === key)) issues.push({ path, message: `peer #${i + 1} already exists` })
-    seen.push({ key })
+    if (seen.has(key)) issues.push({ path, message: `peer #${i + 1} already exists` })
+    seen.add(key)
   })
 }
 
