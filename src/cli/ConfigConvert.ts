@@ -110,7 +110,7 @@ export const convertText = (
   return Result.succeed(resources.success)
 }
 
-/** Reads and converts `file`; `onlyData` when it holds the bare config document. */
+/** The legacy config text of `file`: the whole text with `onlyData`, else the one legacy ConfigMap in it. */
 export const legacyInput = (file: string, text: string, onlyData: boolean): Result.Result<LegacyInput, Array<Located>> =>
   onlyData
     ? Result.succeed({ text, origin: { lineOffset: 0, columnOffset: 0 }, namespace: "", object: "config", doc: undefined })

@@ -55,7 +55,7 @@ export const describeObject = (kind: string, namespace: string | undefined, name
 export const formatLocated = (l: Located): string => {
   const where = l.position === undefined ? l.file : `${l.file}:${l.position.line}:${l.position.column}`
   const object = l.object === undefined || l.object === "" ? "" : ` ${l.object}`
-  const path = l.path === undefined || l.path.length === 0 ? "" : `${object === "" ? " " : " "}${formatPath(l.path)}`
+  const path = l.path === undefined || l.path.length === 0 ? "" : ` ${formatPath(l.path)}`
   return `${where}:${object}${path}${object === "" && path === "" ? "" : ":"} ${l.message}`
 }
 
