@@ -82,6 +82,17 @@ export const validatingWebhookConfiguration = (ref: ServiceRef): JsonObject => (
   }))
 })
 
+/**
+ * The Service the API server dials: port 443 to the controller's `webhook-server` port 9443 (MetalLB's
+ * `metallb-webhook-service`, selecting the controller Pods by MetalLB's manifest labels).
+ */
+export const webhookService = (ref: ServiceRef, selector: Readonly<Record<string, string>> = { app: "metallb", component: "controller" }): JsonObject => ({
+  apiVersion: "v1",
+  kind: "Service",
+  metadata: { name: ref.serviceName ?? DefaultServiceName, namespace: ref.namespace },
+  spec: { ports: [{ port: 443, targetPort: DefaultPort }], selector: { ...selector } }
+})
+
 /** The `spec.conversion` of the BGPPeer CRD: served by the webhook's `/convert`. */
 export const conversionStanza = (ref: ServiceRef): JsonObject => ({
   strategy: "Webhook",

@@ -9,6 +9,7 @@ import {
   PlaceholderCaBundle,
   routes,
   validatingWebhookConfiguration,
+  webhookService,
   withConversionWebhook
 } from "../../src/webhook/Manifests.ts"
 
@@ -62,6 +63,15 @@ describe("Manifests", () => {
     assert.strictEqual(peers?.clientConfig.service.path, "/validate-metallb-io-v1beta2-bgppeer")
     const withCa = validatingWebhookConfiguration({ namespace: "lb", serviceName: "wh", caPem })
     assert.isTrue(webhooksOf(withCa).every((w) => w.clientConfig.caBundle === caB64 && w.clientConfig.service.name === "wh"))
+  })
+
+  it("the webhook Service maps 443 to the controller's 9443", () => {
+    assert.deepStrictEqual(webhookService({ namespace: "metallb-system" }), {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "metallb-webhook-service", namespace: "metallb-system" },
+      spec: { ports: [{ port: 443, targetPort: 9443 }], selector: { app: "metallb", component: "controller" } }
+    })
   })
 
   it("adds the conversion webhook to the generated BGPPeer CRD only", () => {

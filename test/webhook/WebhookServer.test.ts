@@ -1,6 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Logger } from "effect"
+import * as Fs from "node:fs"
 import * as Https from "node:https"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import type * as Tls from "node:tls"
 import type { ListName } from "../../src/webhook/Admission.ts"
 import * as Certificates from "../../src/webhook/Certificates.ts"
@@ -262,6 +265,23 @@ describe("WebhookServer over TLS", () => {
         { readList: () => Effect.never, decisionTimeoutMs: 200 }
       )
     }))
+
+  it.live("--disable-cert-rotation: serves the pair in the cert dir and picks up a renewed one", () =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "metallb-webhook-"))
+      yield* Certificates.writeCertDir(dir, bundle.serving)
+      const options = { host: "127.0.0.1", port: 0, namespace, readList: (list: ListName) => Effect.succeed(cluster[list]) }
+      const layer = WebhookServer.layerFromCertDir(options, dir, 50)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const server = Context.get(yield* Layer.build(layer), WebhookServer)
+        assert.strictEqual((yield* post(server.port, "/convert", {})).status, 200)
+        const next = Effect.runSync(Certificates.generate({ dnsNames: names, now }))
+        yield* Certificates.writeCertDir(dir, next.serving)
+        yield* Effect.sleep(300)
+        assert.strictEqual((yield* post(server.port, "/convert", {}, { ca: next.ca.cert })).status, 200)
+      }))
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }).pipe(Effect.provide(Logger.layer([]))))
 
   it.live("fails to start with a clear error when the port is taken", () =>
     withServer((server) =>
