@@ -22,6 +22,11 @@ export class CertificateError extends Schema.TaggedError<CertificateError>()("Ce
   message: Schema.String
 }) {}
 
+/** Another writer changed the Secret between our read and our write: re-read and adopt theirs. */
+export class CertificateConflict extends Schema.TaggedError<CertificateConflict>()("CertificateConflict", {
+  message: Schema.String
+}) {}
+
 /** A key pair and its certificate, PEM. */
 export interface Credentials {
   readonly cert: string
@@ -216,7 +221,7 @@ export type Renewal =
   | { readonly _tag: "All"; readonly reason: string }
 
 const expiresSoon = (cert: Crypto.X509Certificate, now: Date, lookaheadMs: number): boolean =>
-  new Date(cert.validTo).getTime() - lookaheadMs <= now.getTime() || new Date(cert.validFrom).getTime() > now.getTime()
+  cert.validToDate.getTime() - lookaheadMs <= now.getTime() || cert.validFromDate.getTime() > now.getTime()
 
 /**
  * Whether a stored bundle can still be served at `now`: the CA is a CA, matches its key and is not about to expire;
@@ -298,12 +303,22 @@ export const writeCertDir = (dir: string, credentials: Credentials): Effect.Effe
 // ---------------------------------------------------------------------------------------------------------------
 // The rotator.
 
+/** The Secret as read: its data and the version a write must start from (its resourceVersion). */
+export interface StoredSecret {
+  readonly data: SecretData
+  readonly version: string
+}
+
 /** How the rotator reaches the cluster; each error is reported and the next check retries. */
 export interface CertStore {
-  /** The Secret's data, or undefined when the Secret does not exist. */
-  readonly read: Effect.Effect<SecretData | undefined, CertificateError>
-  /** Creates or updates the Secret. */
-  readonly write: (data: SecretData) => Effect.Effect<void, CertificateError>
+  /** The Secret, or undefined when it does not exist. */
+  readonly read: Effect.Effect<StoredSecret | undefined, CertificateError>
+  /**
+   * Writes the Secret if it is still as read: creates it when `version` is undefined, else replaces that version.
+   * Fails with {@link CertificateConflict} when someone else wrote first (another controller replica), so that two
+   * writers never serve different CAs.
+   */
+  readonly write: (data: SecretData, version: string | undefined) => Effect.Effect<void, CertificateError | CertificateConflict>
   /** Sets `caBundle` in the ValidatingWebhookConfiguration and the BGPPeer CRD (Manifests.caBundleJsonPatch). */
   readonly injectCaBundle: (caPem: string) => Effect.Effect<void, CertificateError>
 }
@@ -315,7 +330,10 @@ export interface RotatorOptions {
   readonly lookaheadMs?: number
   /** How often the Secret and the caBundles are checked. Default 10 minutes. */
   readonly checkInterval?: number
-  /** Also write the serving pair here (the `--cert-dir`). */
+  /**
+   * Also copy the serving pair here, for tools that read it; best effort, since MetalLB's manifests mount the
+   * Secret read-only at `--cert-dir` (the server itself serves from memory).
+   */
   readonly certDir?: string
 }
 
@@ -340,27 +358,38 @@ const makeRotator = (options: RotatorOptions, store: CertStore): CertRotator["Se
   const lookaheadMs = options.lookaheadMs ?? DefaultLookaheadMs
   const validityMs = options.validityMs ?? DefaultValidityMs
 
-  const ensure = Effect.gen(function*() {
+  const attempt = Effect.gen(function*() {
     const now = new Date(yield* Effect.clockWith((clock) => clock.currentTimeMillis))
-    const stored = fromSecretData(yield* store.read)
+    const secret = yield* store.read
+    const stored = fromSecretData(secret?.data)
     const renewal: Renewal = stored === undefined
-      ? { _tag: "All", reason: `Secret has no certificates` }
+      ? { _tag: "All", reason: `the Secret holds no certificates` }
       : check(stored, { dnsNames: names, now, lookaheadMs })
-    let bundle: CertBundle
-    if (renewal._tag === "Valid" && stored !== undefined) bundle = stored
-    else {
-      yield* Effect.logInfo(`renewing the webhook certificates: ${renewal._tag === "Valid" ? "" : renewal.reason}`)
-      bundle = yield* generate({
-        dnsNames: names,
-        now,
-        validityMs,
-        ...(renewal._tag === "Serving" && stored !== undefined ? { ca: stored.ca } : {})
-      })
-      yield* store.write(toSecretData(bundle))
-    }
+    if (renewal._tag === "Valid" && stored !== undefined) return stored
+    yield* Effect.logInfo(`renewing the webhook certificates: ${renewal._tag === "Valid" ? "" : renewal.reason}`)
+    const bundle = yield* generate({
+      dnsNames: names,
+      now,
+      validityMs,
+      ...(renewal._tag === "Serving" && stored !== undefined ? { ca: stored.ca } : {})
+    })
+    yield* store.write({ ...secret?.data, ...toSecretData(bundle) }, secret?.version)
+    return bundle
+  })
+
+  const ensure = Effect.gen(function*() {
+    // A conflict means another replica renewed first: the next attempt reads and adopts its certificates.
+    const bundle = yield* attempt.pipe(
+      Effect.retry({ while: (e) => e._tag === "CertificateConflict", times: 3 }),
+      Effect.catchTag("CertificateConflict", (e) => Effect.fail(new CertificateError({ message: e.message })))
+    )
     // Re-injected on every check: re-applying the manifests resets the caBundle placeholders.
     yield* store.injectCaBundle(bundle.ca.cert)
-    if (options.certDir !== undefined) yield* writeCertDir(options.certDir, bundle.serving)
+    if (options.certDir !== undefined) {
+      yield* writeCertDir(options.certDir, bundle.serving).pipe(
+        Effect.catch((e) => Effect.logDebug(`not copied to the cert dir: ${e.message}`))
+      )
+    }
     return bundle.serving
   }).pipe(Effect.annotateLogs({ op: "certRotation" }))
 

@@ -12,7 +12,14 @@ import { jsonPatch } from "../k8s/KubeClient.ts"
 import type { KubeError } from "../k8s/KubeError.ts"
 import { custom, type KubeObject, Nodes, type Resource, Secrets } from "../k8s/Resource.ts"
 import type { ListName } from "./Admission.ts"
-import { CertificateError, type CertStore, DefaultSecretName, type SecretData } from "./Certificates.ts"
+import {
+  CertificateConflict,
+  CertificateError,
+  type CertStore,
+  DefaultSecretName,
+  type SecretData,
+  type StoredSecret
+} from "./Certificates.ts"
 import { BGPPeerCrdName, caBundleJsonPatch, ValidatingWebhookConfigurationName } from "./Manifests.ts"
 
 const metallb = (version: string, plural: string, kind: string) => custom("metallb.io", version, plural, kind)
@@ -68,19 +75,28 @@ export const certStore = (client: KubeClientShape, options: CertStoreOptions): C
       Effect.mapError(certError(`cannot inject the CA into ${resource.kind} ${objectName}`))
     )
 
+  const secret = (data: SecretData, version: string | undefined) => ({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace: options.namespace, ...(version !== undefined ? { resourceVersion: version } : {}) },
+    data: { ...data }
+  })
+  const conflictOr = (what: string) => (e: KubeError) =>
+    e.reason === "Conflict"
+      ? new CertificateConflict({ message: `${where} was written concurrently: ${e.message}` })
+      : new CertificateError({ message: `cannot ${what} ${where}: ${e.message}` })
+
   return {
     read: client.get(Secrets, name, options.namespace).pipe(
-      Effect.map((secret): SecretData | undefined => (secret as { data?: SecretData }).data ?? {}),
+      Effect.map((s): StoredSecret => ({ data: (s as { data?: SecretData }).data ?? {}, version: s.metadata.resourceVersion ?? "" })),
       Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined)),
       Effect.mapError(certError(`cannot read ${where}`))
     ),
-    write: (data) =>
-      client.createOrPatch(Secrets, {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name, namespace: options.namespace },
-        data: { ...data }
-      }).pipe(Effect.asVoid, Effect.mapError(certError(`cannot write ${where}`))),
+    write: (data, version) =>
+      (version === undefined ? client.create(Secrets, secret(data, version)) : client.replace(Secrets, secret(data, version))).pipe(
+        Effect.asVoid,
+        Effect.mapError(conflictOr(version === undefined ? "create" : "update"))
+      ),
     injectCaBundle: (caPem) =>
       Effect.andThen(
         inject(ValidatingWebhookConfigurations, ValidatingWebhookConfigurationName, caPem),

@@ -112,6 +112,23 @@ describe("Webhook on the KubeClient", () => {
       })
     ))
 
+  it.live("fills the empty Secret that MetalLB's manifests ship (replace at its resourceVersion)", () =>
+    withApiServer((s) =>
+      Effect.gen(function*() {
+        s.objects.upsert({ apiVersion: "v1", kind: "Secret", metadata: { name: "metallb-webhook-cert", namespace }, data: { "tls.crt": "Zm9v" } })
+        const certDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "metallb-webhook-"))
+        const ca = yield* run(s, { "cert-dir": certDir }, (server) =>
+          Effect.gen(function*() {
+            const ca = caOf(s)
+            const reply = yield* post(server.port, ca, "/validate-metallb-io-v1beta1-ipaddresspool", review(pool("new", { addresses: ["203.0.113.0/24"] })))
+            assert.isTrue(reply.body.response.allowed)
+            return ca
+          }))
+        assert.include(ca, "BEGIN CERTIFICATE")
+        Fs.rmSync(certDir, { recursive: true, force: true })
+      })
+    ))
+
   it.live("--disable-cert-rotation serves the pair in --cert-dir and touches no Secret", () =>
     withApiServer((s) =>
       Effect.gen(function*() {

@@ -124,20 +124,33 @@ describe("Certificates", () => {
 })
 
 describe("CertRotator", () => {
+  /** An in-memory Secret with a version, like the API server's resourceVersion. */
   const makeStore = Effect.gen(function*() {
-    const secret = yield* Ref.make<Certificates.SecretData | undefined>(undefined)
+    const secret = yield* Ref.make<Certificates.StoredSecret | undefined>(undefined)
     const writes = yield* Ref.make(0)
     const injected = yield* Ref.make<ReadonlyArray<string>>([])
     const failNext = yield* Ref.make(false)
+    /** Runs just before the next write lands: another replica writing first. */
+    const beforeWrite = yield* Ref.make<Effect.Effect<void>>(Effect.void)
+    const put = (data: Certificates.SecretData) =>
+      Ref.update(secret, (s) => ({ data, version: String(Number(s?.version ?? "0") + 1) }))
     const store: Certificates.CertStore = {
       read: Effect.gen(function*() {
         if (yield* Ref.getAndSet(failNext, false)) return yield* new Certificates.CertificateError({ message: "API server down" })
         return yield* Ref.get(secret)
       }),
-      write: (data) => Effect.andThen(Ref.set(secret, data), Ref.update(writes, (n) => n + 1)),
+      write: (data, version) =>
+        Effect.gen(function*() {
+          yield* Effect.flatten(Ref.getAndSet(beforeWrite, Effect.void))
+          if ((yield* Ref.get(secret))?.version !== version) {
+            return yield* new Certificates.CertificateConflict({ message: "written concurrently" })
+          }
+          yield* put(data)
+          yield* Ref.update(writes, (n) => n + 1)
+        }),
       injectCaBundle: (ca) => Ref.update(injected, (l) => [...l, ca])
     }
-    return { store, secret, writes, injected, failNext }
+    return { store, secret, writes, injected, failNext, beforeWrite, put }
   })
 
   const options = { namespace, validityMs: 10 * day, lookaheadMs: 2 * day, checkInterval: 60 * 60 * 1000 }
@@ -147,7 +160,7 @@ describe("CertRotator", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(start.getTime())
       const s = yield* makeStore
-      if (secret !== undefined) yield* Ref.set(s.secret, secret)
+      if (secret !== undefined) yield* s.put(secret)
       const rotator = yield* Certificates.CertRotator.pipe(
         Effect.provide(Certificates.CertRotator.layer({ ...options, ...extra }, s.store))
       )
@@ -161,7 +174,7 @@ describe("CertRotator", () => {
       const again = yield* rotator.ensure
       assert.deepStrictEqual(again, first)
       assert.strictEqual(yield* Ref.get(s.writes), 1)
-      const stored = Certificates.fromSecretData(yield* Ref.get(s.secret))
+      const stored = Certificates.fromSecretData((yield* Ref.get(s.secret))?.data)
       assert.deepStrictEqual(stored?.serving, first)
       const ca = stored?.ca.cert ?? "missing"
       assert.deepStrictEqual(yield* Ref.get(s.injected), [ca, ca])
@@ -184,7 +197,7 @@ describe("CertRotator", () => {
       assert.notStrictEqual(renewed[0]?.cert, first.cert)
       assert.strictEqual(yield* Ref.get(s.writes), 2)
       const now = new Date(start.getTime() + 9 * day + 60 * 60 * 1000)
-      const stored = Certificates.fromSecretData(yield* Ref.get(s.secret))
+      const stored = Certificates.fromSecretData((yield* Ref.get(s.secret))?.data)
       assert.isDefined(stored)
       if (stored !== undefined) assert.deepStrictEqual(Certificates.check(stored, { dnsNames: names, now, lookaheadMs: 2 * day }), { _tag: "Valid" })
       assert.strictEqual((yield* Ref.get(s.injected)).at(-1), stored?.ca.cert)
@@ -196,6 +209,30 @@ describe("CertRotator", () => {
       const serving = yield* rotator.ensure
       const cert = new Crypto.X509Certificate(serving.cert)
       assert.strictEqual(cert.checkHost("webhook.metallb-system.svc"), "webhook.metallb-system.svc")
-      assert.strictEqual(Certificates.fromSecretData(yield* Ref.get(s.secret))?.ca.cert, bundle.ca.cert)
+      assert.strictEqual(Certificates.fromSecretData((yield* Ref.get(s.secret))?.data)?.ca.cert, bundle.ca.cert)
+    }))
+
+  it.effect("adopts the certificates of a replica that wrote first instead of overwriting them", () =>
+    Effect.gen(function*() {
+      const { s, rotator } = yield* setup()
+      const theirs = yield* Certificates.generate({ dnsNames: names, now: start, validityMs: 10 * day })
+      yield* Ref.set(s.beforeWrite, s.put(Certificates.toSecretData(theirs)))
+      const served = yield* rotator.ensure
+      assert.deepStrictEqual(served, theirs.serving)
+      assert.strictEqual(yield* Ref.get(s.writes), 0)
+      assert.deepStrictEqual(yield* Ref.get(s.injected), [theirs.ca.cert])
+    }))
+
+  it.effect("keeps other keys of the Secret and survives an unwritable cert dir", () =>
+    Effect.gen(function*() {
+      // A directory below a regular file cannot be created, even by root.
+      const file = Path.join(tmp(), "file")
+      Fs.writeFileSync(file, "")
+      const { s, rotator } = yield* setup({ certDir: Path.join(file, "certs") }, { note: "kept" })
+      yield* rotator.ensure
+      const data = (yield* Ref.get(s.secret))?.data ?? {}
+      assert.strictEqual(data["note"], "kept")
+      assert.isDefined(Certificates.fromSecretData(data))
+      Fs.rmSync(Path.dirname(file), { recursive: true, force: true })
     }))
 })
