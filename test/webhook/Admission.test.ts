@@ -321,4 +321,37 @@ describe("Admission properties", () => {
       { numRuns: 40 }
     )
   })
+
+  it("the order in which the API server lists the existing objects does not change the answer", () => {
+    fc.assert(
+      fc.property(validConfig, fc.nat(), (config, seed) => {
+        const pools = (config.ipAddressPools ?? []) as ReadonlyArray<Obj>
+        fc.pre(pools.length > 1)
+        const shuffled = <T>(xs: ReadonlyArray<T>): Array<T> =>
+          xs.map((x, i) => [((i + 1) * 7919 * (seed + 1)) % 104729, x] as const).toSorted((a, b) => a[0] - b[0]).map(([, x]) => x)
+        const incoming = pool("zz-new", { addresses: ["203.0.113.0/28"] })
+        const existing = { ipAddressPools: pools, bgpAdvertisements: config.bgpAdvertisements ?? [], nodes: config.nodes ?? [] }
+        const reordered = { ...existing, ipAddressPools: shuffled(pools), bgpAdvertisements: shuffled(existing.bgpAdvertisements) }
+        assert.deepStrictEqual(create(incoming, reordered), create(incoming, existing))
+      }),
+      { numRuns: 40 }
+    )
+  })
+
+  it("never throws: any JSON as the object gives a response", () => {
+    const kinds = fc.constantFrom("IPAddressPool", "BGPAdvertisement", "L2Advertisement", "Community", "BGPPeer", "BFDProfile")
+    const ops = fc.constantFrom("CREATE" as const, "UPDATE" as const, "DELETE" as const, "CONNECT" as const)
+    fc.assert(
+      fc.property(kinds, ops, fc.jsonValue(), fc.jsonValue(), (kind, operation, object, spec) => {
+        const base: AdmissionRequest = { uid: "u", kind: { group: "metallb.io", version: "v1beta1", kind }, operation }
+        for (const o of [object, { apiVersion: "metallb.io/v1beta1", kind, metadata: { name: "x", namespace: "metallb-system" }, spec }]) {
+          const r = admit({ ...base, object: o, oldObject: o }, { bgpPeers: [o], ipAddressPools: [o] })
+          assert.strictEqual(r.uid, "u")
+          assert.isBoolean(r.allowed)
+          if (!r.allowed) assert.isString(r.status?.message)
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
 })
