@@ -10,10 +10,11 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Result, Schema } from "effect"
+import { Context, Effect, Layer, Metric, Result, Schema } from "effect"
 import type * as Http from "node:http"
 import * as Https from "node:https"
 import type { AddressInfo } from "node:net"
+import * as Metrics from "../observability/Metrics.ts"
 import * as Admission from "./Admission.ts"
 import { type CertificateError, CertRotator, type Credentials, readCertDir } from "./Certificates.ts"
 import * as Conversion from "./Conversion.ts"
@@ -108,6 +109,14 @@ export class WebhookServer extends Context.Service<WebhookServer, {
       })
     )
 }
+
+/** controller-runtime's webhook metrics, which MetalLB's controller exposes: requests by path and HTTP code. */
+export const requestsTotal = Metric.counter("controller_runtime_webhook_requests_total", {
+  description: "Total number of admission requests by HTTP status code."
+})
+export const requestsInFlight = Metric.gauge("controller_runtime_webhook_requests_in_flight", {
+  description: "Current number of admission requests being served."
+})
 
 const routeByPath: ReadonlyMap<string, Route> = new Map(routes.map((r) => [r.path, r]))
 
@@ -235,6 +244,16 @@ const make = Effect.fnUntraced(function*(options: WebhookServerOptions) {
       let s: Https.Server
       try {
         s = Https.createServer({ cert: options.credentials.cert, key: options.credentials.key, minVersion }, (req, res) => {
+          const webhook = (req.url ?? "/").split("?")[0] ?? "/"
+          const known = webhook === ConvertPath || routeByPath.has(webhook)
+          if (known) void run(Metric.modify(Metric.withAttributes(requestsInFlight, { webhook }), 1))
+          res.once("close", () => {
+            if (!known) return
+            void run(Effect.andThen(
+              Metric.modify(Metric.withAttributes(requestsInFlight, { webhook }), -1),
+              Metrics.update(requestsTotal, { webhook, code: String(res.statusCode) }, 1)
+            ))
+          })
           handle(req, res).catch((e: unknown) => error(res, 500, `internal error: ${String(e)}`))
         })
       } catch (e) {

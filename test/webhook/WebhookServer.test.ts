@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Logger } from "effect"
+import { Context, Effect, Layer, Logger, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Https from "node:https"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type * as Tls from "node:tls"
+import * as Metrics from "../../src/observability/Metrics.ts"
 import type { ListName } from "../../src/webhook/Admission.ts"
 import * as Certificates from "../../src/webhook/Certificates.ts"
 import { routes } from "../../src/webhook/Manifests.ts"
@@ -185,6 +186,13 @@ describe("WebhookServer over TLS", () => {
         assert.strictEqual(response.uid, "conv-1")
         assert.strictEqual(response.result.status, "Success")
         assert.deepStrictEqual(response.convertedObjects, [{ ...v1beta1, apiVersion: "metallb.io/v1beta2" }])
+        // controller-runtime's request metrics, by path and code (counted when the response closes).
+        const counted = /controller_runtime_webhook_requests_total\{webhook="\/convert",code="200"\} [1-9]/
+        const text = yield* Metrics.exposition.pipe(
+          Effect.repeat({ until: (t) => counted.test(t), schedule: Schedule.spaced(20), times: 50 })
+        )
+        assert.match(text, counted)
+        assert.match(text, /controller_runtime_webhook_requests_in_flight\{webhook="\/convert"\} 0/)
       })
     ))
 
