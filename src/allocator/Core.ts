@@ -109,7 +109,12 @@ export interface AllocatorState {
   pinned: Array<PoolEntry>
   owners: { 4: Array<RangeOwner>; 6: Array<RangeOwner> }
   readonly allocations: Map<string, Allocation>
-  readonly ips: Map<string, IpUse>
+  readonly ips: Map<number | string, IpUse>
+  /**
+   * While true (the restore phase of {@link rebuild}) commits and releases leave the free sets alone; they are
+   * recomputed in one pass afterwards. Restoring only assigns known IPs, which never consults the free sets.
+   */
+  freeSetsStale: boolean
 }
 
 export const empty = (): AllocatorState => ({
@@ -118,7 +123,8 @@ export const empty = (): AllocatorState => ({
   pinned: [],
   owners: { 4: [], 6: [] },
   allocations: new Map(),
-  ips: new Map()
+  ips: new Map(),
+  freeSetsStale: false
 })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -127,7 +133,8 @@ export const empty = (): AllocatorState => ({
 /** MetalLB's cap for capacities that do not fit an int64 (a CIDR with ≥ 62 host bits). */
 export const MaxInt64 = (1n << 63n) - 1n
 
-const ipKey = (ip: Ip.IpAddress): string => (ip.family === 4 ? String(ip.value) : `6:${ip.value}`)
+/** Map key of an address: a number for IPv4 (cheap to hash and store), text for IPv6. */
+const ipKey = (ip: Ip.IpAddress): number | string => (ip.family === 4 ? Number(ip.value) : `6:${ip.value}`)
 
 const isBuggy = (ip: Ip.IpAddress): boolean => {
   if (ip.family !== 4) return false
@@ -333,7 +340,7 @@ export const release = (state: AllocatorState, key: string): boolean => {
     if (use.holders.length === 0) {
       unindexShared(use)
       state.ips.delete(k)
-      use.space.free.give(toCoord(use.space, ip.value))
+      if (!state.freeSetsStale) use.space.free.give(toCoord(use.space, ip.value))
       use.space.inUse--
     }
   }
@@ -350,7 +357,7 @@ const commit = (state: AllocatorState, key: string, entry: PoolEntry, allocation
     if (use === undefined) {
       const space = spaceOf(entry, ip.family)
       if (space === undefined) continue
-      space.free.take(toCoord(space, ip.value))
+      if (!state.freeSetsStale) space.free.take(toCoord(space, ip.value))
       space.inUse++
       const fresh: IpUse = {
         ip,
@@ -421,14 +428,16 @@ export const assign = (
       `requested loadBalancer IP(s) ${goQuoteList(formatIps(ips))} is not compatible with requested address pool ${expectedPool}`
     )
   }
+  // One frozen copy, shared by the state and every Assignment / Convergence handed out.
+  const held = Object.freeze(ips.slice())
   commit(state, intent.key, entry, {
     pool: entry.pool.name,
-    ips: [...ips],
+    ips: held,
     ports: intent.ports,
     sharingKey: intent.sharingKey,
     backendKey: intent.backendKey
   })
-  return ok({ pool: entry.pool.name, ips: [...ips] })
+  return ok({ pool: entry.pool.name, ips: held })
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -729,7 +738,6 @@ export const setPools = (state: AllocatorState, pools: ReadonlyArray<Pool>): Poo
 
 /** Re-inserts validated allocations and rebuilds every free set from the complement of the used addresses. */
 const restoreIndexes = (state: AllocatorState, kept: ReadonlyArray<readonly [string, Allocation, PoolEntry]>): void => {
-  const used = new Map<FamilySpace, Array<bigint>>()
   for (const [key, allocation, entry] of kept) {
     state.allocations.set(key, allocation)
     for (const ip of allocation.ips) {
@@ -750,11 +758,19 @@ const restoreIndexes = (state: AllocatorState, kept: ReadonlyArray<readonly [str
       }
       state.ips.set(k, use)
       indexShared(use)
-      const list = used.get(space)
-      const coord = toCoord(space, ip.value)
-      if (list === undefined) used.set(space, [coord])
-      else list.push(coord)
     }
+  }
+  rebuildFreeSets(state)
+}
+
+/** Recomputes every free set and in-use count from `state.ips`: O(n log n), used after bulk changes. */
+const rebuildFreeSets = (state: AllocatorState): void => {
+  const used = new Map<FamilySpace, Array<bigint>>()
+  for (const use of state.ips.values()) {
+    const list = used.get(use.space)
+    const coord = toCoord(use.space, use.ip.value)
+    if (list === undefined) used.set(use.space, [coord])
+    else list.push(coord)
   }
   for (const entry of state.pools.values()) {
     for (const space of [entry.v4, entry.v6]) {
@@ -764,6 +780,7 @@ const restoreIndexes = (state: AllocatorState, kept: ReadonlyArray<readonly [str
       space.free = FreeSet.fromRanges(complement(space, coords))
     }
   }
+  state.freeSetsStale = false
 }
 
 function* complement(space: FamilySpace, usedSorted: ReadonlyArray<bigint>): Generator<readonly [bigint, bigint]> {
@@ -788,16 +805,23 @@ function* complement(space: FamilySpace, usedSorted: ReadonlyArray<bigint>): Gen
 
 interface Restored {
   readonly done: Convergence | undefined
-  readonly ips: Array<Ip.IpAddress>
+  readonly ips: ReadonlyArray<Ip.IpAddress>
   readonly events: Array<ServiceEvent>
 }
 
-const cleared = (error: string | undefined, events: ReadonlyArray<ServiceEvent>): Convergence => ({
-  ips: [],
-  pool: undefined,
-  error,
-  events
-})
+// Most convergences raise no event and many end without IPs: share the empties (100k Services add up).
+const NoIps: ReadonlyArray<Ip.IpAddress> = Object.freeze([])
+const NoEvents: ReadonlyArray<ServiceEvent> = Object.freeze([])
+
+const result = (
+  ips: ReadonlyArray<Ip.IpAddress>,
+  pool: string | undefined,
+  error: string | undefined,
+  events: ReadonlyArray<ServiceEvent>
+): Convergence => ({ ips, pool, error, events: events.length === 0 ? NoEvents : events })
+
+const cleared = (error: string | undefined, events: ReadonlyArray<ServiceEvent>): Convergence =>
+  result(NoIps, undefined, error, events)
 
 /** MetalLB's `serviceFamilyChanged`. */
 const familyChanged = (lb: ServiceFamily | undefined, cluster: ServiceFamily, intent: ServiceIntent): boolean => {
@@ -820,7 +844,7 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
   const events: Array<ServiceEvent> = []
   const done = (error: string | undefined): Restored => {
     release(state, intent.key)
-    return { done: cleared(error, events), ips: [], events }
+    return { done: cleared(error, events), ips: NoIps, events }
   }
   if (intent.type !== "LoadBalancer") return done(undefined)
   if (state.pools.size === 0) return done("pools are empty")
@@ -835,7 +859,7 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
   }
   if (intent.ingress.length === 0) {
     release(state, intent.key)
-    return { done: undefined, ips: [], events }
+    return { done: undefined, ips: NoIps, events }
   }
   const lb = addressesFamily(intent.ingress)
   if (lb._tag === "Invalid") {
@@ -855,9 +879,9 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
   }
   if (lb._tag === "Invalid" || familyChanged(lb.family, intent.clusterFamily.family, intent)) {
     release(state, intent.key)
-    return { done: undefined, ips: [], events }
+    return { done: undefined, ips: NoIps, events }
   }
-  let ips: Array<Ip.IpAddress> = [...lb.ips]
+  let ips = lb.ips
   const reassigned = assign(state, intent, ips)
   if (reassigned._tag === "Fail") {
     events.push({
@@ -866,12 +890,12 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
       message: `current IP for ${goQuote(intent.key)} not allowed by config, will attempt for new IP assignment: ${reassigned.reason}`
     })
     release(state, intent.key)
-    ips = []
+    ips = NoIps
   }
   if (ips.length > 0 && intent.requestedPool !== undefined && reassigned._tag === "Ok" &&
     reassigned.value.pool !== intent.requestedPool) {
     release(state, intent.key)
-    ips = []
+    ips = NoIps
   }
   if (ips.length > 0 && intent.requested._tag === "Invalid") {
     events.push({
@@ -880,11 +904,11 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
       message: `invalid requested loadbalancer IPs: ${intent.requested.message}`
     })
     const pool = assignmentOf(state, intent.key)?.pool
-    return { done: { ips, pool, error: intent.requested.message, events }, ips, events }
+    return { done: result(ips, pool, intent.requested.message, events), ips, events }
   }
   if (ips.length > 0 && intent.requested._tag === "Ok" && !sameIpSet(ips, intent.requested.ips)) {
     release(state, intent.key)
-    ips = []
+    ips = NoIps
   }
   return { done: undefined, ips, events }
 }
@@ -893,7 +917,7 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
 const complete = (state: AllocatorState, intent: ServiceIntent, restored: Restored): Convergence => {
   if (restored.done !== undefined) return restored.done
   const events = restored.events
-  const ips = restored.ips
+  let ips = restored.ips
   const [only] = ips
   // MetalLB also tries this when the ClusterIPs are single-stack, and the extra IP is then cleared again by the
   // family check on the next pass; only dual ClusterIPs can keep it, so only they try.
@@ -907,7 +931,7 @@ const complete = (state: AllocatorState, intent: ServiceIntent, restored: Restor
         message: `cannot assign additional IP in PreferDualStack: ${extra.reason}`
       })
     } else {
-      ips.push(extra.value)
+      ips = assignmentOf(state, intent.key)?.ips ?? [only, extra.value]
       events.push({ type: "Normal", reason: "IPAllocated", message: `Assigned additional IP ${goQuote(Ip.format(extra.value))}` })
     }
   }
@@ -926,9 +950,9 @@ const complete = (state: AllocatorState, intent: ServiceIntent, restored: Restor
       reason: "IPAllocated",
       message: `Assigned IP ${goQuoteList(formatIps(allocated.value.ips))}`
     })
-    return { ips: allocated.value.ips, pool: allocated.value.pool, error: undefined, events }
+    return result(allocated.value.ips, allocated.value.pool, undefined, events)
   }
-  return { ips, pool: assignmentOf(state, intent.key)?.pool, error: undefined, events }
+  return result(ips, assignmentOf(state, intent.key)?.pool, undefined, events)
 }
 
 /**
@@ -952,11 +976,15 @@ export const rebuild = (
 ): Map<string, Convergence> => {
   state.allocations.clear()
   state.ips.clear()
-  restoreIndexes(state, [])
+  for (const entry of state.pools.values()) {
+    for (const space of [entry.v4, entry.v6]) space?.shared.clear()
+  }
   const ordered = intents.toSorted((a, b) =>
     b.ingress.length - a.ingress.length || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
   )
+  state.freeSetsStale = true
   const restored = ordered.map((intent) => restore(state, intent))
+  rebuildFreeSets(state)
   const out = new Map<string, Convergence>()
   ordered.forEach((intent, i) => {
     const r = restored[i]

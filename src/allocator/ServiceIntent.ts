@@ -22,6 +22,11 @@ export type Addresses =
   | { readonly _tag: "Ok"; readonly ips: ReadonlyArray<Ip.IpAddress>; readonly family: ServiceFamily }
   | { readonly _tag: "Invalid"; readonly message: string }
 
+/** Only the family of a list of addresses (the ClusterIPs: their values never matter to allocation). */
+export type FamilyOf =
+  | { readonly _tag: "Ok"; readonly family: ServiceFamily }
+  | { readonly _tag: "Invalid"; readonly message: string }
+
 /** The user's request for specific IPs. */
 export type Requested = { readonly _tag: "None" } | Addresses
 
@@ -37,7 +42,7 @@ export interface ServiceIntent {
   /** `spec.clusterIPs`, or `[spec.clusterIP]` as fallback; empty when the Service has none. */
   readonly clusterIPs: ReadonlyArray<string>
   /** Family of the ClusterIPs (meaningful when `clusterIPs` is non-empty). */
-  readonly clusterFamily: Addresses
+  readonly clusterFamily: FamilyOf
   readonly ipFamilyPolicy: IpFamilyPolicy
   /** `spec.ipFamilies[0]`; IPv4 when unset. Decides which family PreferDualStack falls back to. */
   readonly primaryFamily: Ip.Family
@@ -72,25 +77,36 @@ export const familyName = (family: Ip.Family): ServiceFamily => (family === 4 ? 
 
 /** `ipfamily.ForAddresses`: 1 address → its family, 2 of different families → dual, anything else an error. */
 export const addressesFamily = (texts: ReadonlyArray<string>): Addresses => {
-  const ips = texts.map((t) => Ip.parse(t))
-  const valid: Array<Ip.IpAddress> = []
-  for (const ip of ips) if (ip !== undefined) valid.push(ip)
+  const parsed = texts.map((t) => Ip.parse(t))
   if (texts.length === 1 || texts.length === 2) {
+    const valid = parsed.filter((ip) => ip !== undefined)
     if (valid.length !== texts.length) {
       return { _tag: "Invalid", message: `IPFamilyForAddresses: Invalid address ${goQuoteList(texts)}` }
     }
     const [a, b] = valid
     if (a === undefined) return { _tag: "Invalid", message: `IPFamilyForAddresses: Invalid address ${goQuoteList(texts)}` }
-    if (b === undefined) return { _tag: "Ok", ips: valid, family: familyName(a.family) }
+    if (b === undefined) return { _tag: "Ok", ips: [a], family: familyName(a.family) }
     if (a.family === b.family) {
       return { _tag: "Invalid", message: `IPFamilyForAddresses: same address family ${goQuoteList(texts)}` }
     }
-    return { _tag: "Ok", ips: valid, family: "dual" }
+    return { _tag: "Ok", ips: [a, b], family: "dual" }
   }
   return {
     _tag: "Invalid",
     message: `IPFamilyForAddresses: invalid ips length ${texts.length} ${goQuoteList(texts)}`
   }
+}
+
+const Families: Readonly<Record<ServiceFamily, FamilyOf>> = Object.freeze({
+  ipv4: Object.freeze({ _tag: "Ok", family: "ipv4" }),
+  ipv6: Object.freeze({ _tag: "Ok", family: "ipv6" }),
+  dual: Object.freeze({ _tag: "Ok", family: "dual" })
+})
+
+/** {@link addressesFamily} without the addresses: one shared value per family. */
+export const familyOf = (texts: ReadonlyArray<string>): FamilyOf => {
+  const found = addressesFamily(texts)
+  return found._tag === "Ok" ? Families[found.family] : found
 }
 
 type Json = Readonly<Record<string, unknown>>
@@ -102,10 +118,25 @@ const text = (value: unknown): string | undefined => (typeof value === "string" 
 
 const list = (value: unknown): ReadonlyArray<unknown> => (Array.isArray(value) ? value : [])
 
-const stringMap = (value: unknown): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(record(value) ?? {})) if (typeof v === "string") out[k] = v
-  return out
+// Shared empties: a controller holds one intent per Service, and most have no labels, requests or ingress.
+const NoLabels: Readonly<Record<string, string>> = Object.freeze({})
+const NoStrings: ReadonlyArray<string> = Object.freeze([])
+const NoRequest: Requested = Object.freeze({ _tag: "None" })
+
+/** Arrays built by `push` keep spare capacity (V8 grows them to 17 slots); keep an exact copy instead. */
+const exact = <A>(items: Array<A>): ReadonlyArray<A> => (items.length === 0 ? NoStrings as ReadonlyArray<A> : items.slice())
+
+const stringMap = (value: unknown): Readonly<Record<string, string>> => {
+  const source = record(value)
+  if (source === undefined) return NoLabels
+  let out: Record<string, string> | undefined
+  for (const k in source) {
+    const v = source[k]
+    if (typeof v !== "string" || !Object.hasOwn(source, k)) continue
+    out ??= {}
+    out[k] = v
+  }
+  return out ?? NoLabels
 }
 
 /** MetalLB's `valueForAnnotation`: the new key wins whenever it is present, even empty. */
@@ -123,7 +154,7 @@ export const renderSelector = (selector: Readonly<Record<string, string>>): stri
 
 /** MetalLB's `getDesiredLbIPs`. */
 const requestedIps = (annotationValue: string, specIp: string): Requested => {
-  if (annotationValue === "" && specIp === "") return { _tag: "None" }
+  if (annotationValue === "" && specIp === "") return NoRequest
   if (annotationValue !== "" && specIp !== "") {
     return {
       _tag: "Invalid",
@@ -161,9 +192,9 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
   const spec = record(root["spec"]) ?? {}
   const status = record(record(root["status"])?.["loadBalancer"]) ?? {}
 
-  const clusterIPList = list(spec["clusterIPs"]).flatMap((v) => (typeof v === "string" ? [v] : []))
+  const clusterIPList = exact(list(spec["clusterIPs"]).filter((v) => typeof v === "string"))
   const clusterIP = text(spec["clusterIP"]) ?? ""
-  const clusterIPs = clusterIPList.length > 0 ? clusterIPList : clusterIP === "" ? [] : [clusterIP]
+  const clusterIPs = clusterIPList.length > 0 ? clusterIPList : clusterIP === "" ? NoStrings : [clusterIP]
   const families = list(spec["ipFamilies"])
 
   const ports: Array<Port> = []
@@ -178,6 +209,7 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
     const ip = text(record(entry)?.["ip"])
     if (ip !== undefined && ip !== "") ingress.push(ip)
   }
+  const deprecated = Object.keys(annotations).filter((k) => k.startsWith(DeprecatedAnnotationPrefix))
 
   const backendKey = spec["externalTrafficPolicy"] === "Local" ? renderSelector(stringMap(spec["selector"])) : ""
   const requestedPool = annotation(annotations, "address-pool")
@@ -190,18 +222,16 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
     type: text(spec["type"]) ?? "ClusterIP",
     loadBalancerClass: text(spec["loadBalancerClass"]),
     clusterIPs,
-    clusterFamily: addressesFamily(clusterIPs),
+    clusterFamily: familyOf(clusterIPs),
     ipFamilyPolicy: policyOf(spec["ipFamilyPolicy"]),
     primaryFamily: families[0] === "IPv6" ? 6 : 4,
     requested: requestedIps(annotation(annotations, "loadBalancerIPs") ?? "", text(spec["loadBalancerIP"]) ?? ""),
     requestedPool: requestedPool === undefined || requestedPool === "" ? undefined : requestedPool,
     sharingKey: annotation(annotations, "allow-shared-ip") ?? "",
     backendKey,
-    ports,
-    ingress,
-    deprecatedAnnotations: Object.keys(annotations)
-      .filter((k) => k.startsWith(DeprecatedAnnotationPrefix))
-      .toSorted()
+    ports: exact(ports),
+    ingress: exact(ingress),
+    deprecatedAnnotations: exact(deprecated.toSorted())
   })
 }
 

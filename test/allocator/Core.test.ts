@@ -19,6 +19,27 @@ const converged = (state: Core.AllocatorState, s: ServiceIntent): [ServiceIntent
   return [withStatus(s, c.ips), c]
 }
 
+const labelled = (n: string) => intent(n, { namespace: "test", labels: { app: "web" } })
+const twoPools = () => withPools(pool("p", ["192.0.2.0/24"]), pool("q", ["198.51.100.0/24"], { avoidBuggyIPs: true }))
+const req = (n: string, ips: string, extra: Record<string, string> = {}) =>
+  intent(n, { annotations: { "metallb.io/loadBalancerIPs": ips, ...extra } })
+const shared = (n: string, key: string | undefined, ports: Array<readonly [string, number]>, local?: Record<string, string>) =>
+  intent(n, {
+    annotations: { "metallb.io/loadBalancerIPs": "192.0.2.10", ...(key === undefined ? {} : { "metallb.io/allow-shared-ip": key }) },
+    ports,
+    ...(local === undefined ? {} : { local })
+  })
+const keyed = (n: string, port: number) =>
+  intent(n, { ports: [["TCP", port]], annotations: { "metallb.io/allow-shared-ip": "k" } })
+const svc = (n: string, port: number, local?: Record<string, string>) =>
+  intent(n, {
+    ports: [["TCP", port]],
+    annotations: { "metallb.io/allow-shared-ip": "k" },
+    ...(local === undefined ? {} : { local })
+  })
+const prefer = (ipFamilies?: Array<string>) =>
+  intent("a", { clusterIPs: DUAL_CLUSTER, policy: "PreferDualStack", ...(ipFamilies ? { ipFamilies } : {}) })
+
 describe("allocation order", () => {
   it("starts at the network address and takes the lowest free address", () => {
     const state = withPools(pool("p", ["192.0.2.0/30"]))
@@ -106,7 +127,6 @@ describe("serviceAllocation (e2e \"Validate service allocation in address pools\
       pool("ns", ["198.51.100.64/32"], { namespaces: ["test"] }),
       pool("ordinary", ["203.0.113.0/32"])
     )
-    const labelled = (n: string) => intent(n, { namespace: "test", labels: { app: "web" } })
     assert.deepStrictEqual(allocated(state, labelled("a")), ["198.51.100.0"])
     assert.deepStrictEqual(allocated(state, labelled("b")), ["198.51.100.32"])
     assert.deepStrictEqual(allocated(state, labelled("c")), ["198.51.100.64"])
@@ -149,12 +169,9 @@ describe("serviceAllocation (e2e \"Validate service allocation in address pools\
 })
 
 describe("requests and conflicts (§3.9)", () => {
-  const state = () => withPools(pool("p", ["192.0.2.0/24"]), pool("q", ["198.51.100.0/24"], { avoidBuggyIPs: true }))
-  const req = (n: string, ips: string, extra: Record<string, string> = {}) =>
-    intent(n, { annotations: { "metallb.io/loadBalancerIPs": ips, ...extra } })
 
   it("words every refusal like MetalLB", () => {
-    const s = state()
+    const s = twoPools()
     assert.strictEqual(reason(Core.allocate(s, req("a", "203.0.113.1"))), `["203.0.113.1"] is not allowed in config`)
     assert.strictEqual(reason(Core.allocate(s, req("a", "198.51.100.255"))), `["198.51.100.255"] is not allowed in config`)
     assert.strictEqual(
@@ -178,13 +195,7 @@ describe("requests and conflicts (§3.9)", () => {
   })
 
   it("shares an IP only with the same key, same backend key and disjoint ports (§3.5)", () => {
-    const s = state()
-    const shared = (n: string, key: string | undefined, ports: Array<readonly [string, number]>, local?: Record<string, string>) =>
-      intent(n, {
-        annotations: { "metallb.io/loadBalancerIPs": "192.0.2.10", ...(key === undefined ? {} : { "metallb.io/allow-shared-ip": key }) },
-        ports,
-        ...(local === undefined ? {} : { local })
-      })
+    const s = twoPools()
     allocated(s, shared("a", "k", [["TCP", 80]]))
     assert.deepStrictEqual(allocated(s, shared("b", "k", [["TCP", 443], ["UDP", 80]])), ["192.0.2.10"])
     assert.deepStrictEqual(Core.holdersOf(s, ip("192.0.2.10")), ["default/a", "default/b"])
@@ -206,7 +217,7 @@ describe("requests and conflicts (§3.9)", () => {
   })
 
   it("refuses to join an IP whose holder does not share", () => {
-    const s = state()
+    const s = twoPools()
     allocated(s, intent("a", { annotations: { "metallb.io/loadBalancerIPs": "192.0.2.10" } }))
     assert.strictEqual(
       reason(Core.allocate(s, intent("b", { annotations: {
@@ -218,7 +229,7 @@ describe("requests and conflicts (§3.9)", () => {
   })
 
   it("lets the only holder change its sharing key in place", () => {
-    const s = state()
+    const s = twoPools()
     allocated(s, intent("a", { annotations: { "metallb.io/loadBalancerIPs": "192.0.2.10", "metallb.io/allow-shared-ip": "x" } }))
     allocated(s, intent("a", { annotations: { "metallb.io/loadBalancerIPs": "192.0.2.10", "metallb.io/allow-shared-ip": "y" } }))
     assert.deepStrictEqual(
@@ -232,8 +243,6 @@ describe("requests and conflicts (§3.9)", () => {
 
   it("co-locates automatically on the first compatible used IP before a later free one", () => {
     const s = withPools(pool("p", ["192.0.2.0/29"]))
-    const keyed = (n: string, port: number) =>
-      intent(n, { ports: [["TCP", port]], annotations: { "metallb.io/allow-shared-ip": "k" } })
     allocated(s, intent("plain"))
     assert.deepStrictEqual(allocated(s, keyed("a", 80)), ["192.0.2.1"])
     assert.deepStrictEqual(allocated(s, keyed("b", 443)), ["192.0.2.1"])
@@ -243,12 +252,6 @@ describe("requests and conflicts (§3.9)", () => {
 
   it("reconsiders sharing when conditions change (e2e)", () => {
     const s = withPools(pool("p", ["192.0.2.10/32"]))
-    const svc = (n: string, port: number, local?: Record<string, string>) =>
-      intent(n, {
-        ports: [["TCP", port]],
-        annotations: { "metallb.io/allow-shared-ip": "k" },
-        ...(local === undefined ? {} : { local })
-      })
     let [a] = converged(s, svc("a", 80))
     let [b, cb] = converged(s, svc("b", 81))
     assert.deepStrictEqual(texts(cb.ips), ["192.0.2.10"])
@@ -360,8 +363,6 @@ describe("dual-stack (§3.6, e2e PREFER DUALSTACK)", () => {
   })
 
   it("gives PreferDualStack a dual pool if any, else the primary family", () => {
-    const prefer = (ipFamilies?: Array<string>) =>
-      intent("a", { clusterIPs: DUAL_CLUSTER, policy: "PreferDualStack", ...(ipFamilies ? { ipFamilies } : {}) })
     assert.deepStrictEqual(allocated(withPools(v4, v6, dual), prefer()), ["198.51.100.0", "2001:db8:2::"])
     assert.deepStrictEqual(allocated(withPools(v4, v6), prefer()), ["192.0.2.0"])
     assert.deepStrictEqual(allocated(withPools(v4, v6), prefer(["IPv6", "IPv4"])), ["2001:db8:1::"])
