@@ -587,7 +587,7 @@ const allocateFromPool = (
  */
 export const allocate = (state: AllocatorState, intent: ServiceIntent): Outcome<Assignment> => {
   if (intent.clusterIPs.length === 0) {
-    return fail(`invalid ClusterIPs [${intent.clusterIPs.join(" ")}] [], can't determine family`)
+    return fail(`invalid ClusterIPs [${goList(intent.clusterIPs)}] [], can't determine family`)
   }
   if (intent.clusterFamily._tag === "Invalid") return fail(intent.clusterFamily.message)
   const family = intent.clusterFamily.family
