@@ -301,8 +301,14 @@ const sortedInsert = (list: Array<bigint>, value: bigint): void => {
 }
 
 const sortedRemove = (list: Array<bigint>, value: bigint): void => {
-  const index = list.indexOf(value)
-  if (index >= 0) list.splice(index, 1)
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((list[mid] ?? 0n) < value) lo = mid + 1
+    else hi = mid
+  }
+  if (list[lo] === value) list.splice(lo, 1)
 }
 
 const indexShared = (use: IpUse): void => {
@@ -444,13 +450,24 @@ export const assign = (
 // Allocate
 
 /**
+ * How many used IPs with the claim's sharing and backend keys automatic allocation inspects for co-location.
+ * MetalLB "may" co-locate; a key shared by thousands of Services that all use the same port would otherwise make
+ * every allocation scan them all. Past this many, the Service gets a free address (a requested IP still forces
+ * co-location).
+ */
+export const ColocationScanLimit = 64
+
+/**
  * The lowest usable address of `space` for `claim`: the first free one, or an earlier used one that `claim` may
  * share (same keys, no port clash) — MetalLB scans in order and takes the first IP `checkSharing` accepts.
  */
 const firstUsable = (state: AllocatorState, space: FamilySpace, claim: Claim): Ip.IpAddress | undefined => {
   let best = space.free.first()
   if (claim.sharingKey !== "") {
-    for (const coord of space.shared.get(sharedKey(claim.sharingKey, claim.backendKey)) ?? []) {
+    const used = space.shared.get(sharedKey(claim.sharingKey, claim.backendKey)) ?? []
+    const limit = Math.min(used.length, ColocationScanLimit)
+    for (let i = 0; i < limit; i++) {
+      const coord = used[i] ?? 0n
       if (best !== undefined && coord > best) break
       if (checkSharing(state, claim, Ip.make(space.family, fromCoord(space, coord))) === undefined) {
         best = coord

@@ -461,3 +461,26 @@ describe("rebuild (restart)", () => {
     assert.strictEqual(result.get("default/a")?.events[0]?.reason, "AdditionalAssignFailed")
   })
 })
+
+describe("co-location bound", () => {
+  it("inspects only the lowest ColocationScanLimit shared IPs, then takes a free address", () => {
+    const s = withPools(pool("p", ["192.0.2.0/24"]))
+    const n = Core.ColocationScanLimit
+    for (let i = 0; i <= n; i++) allocated(s, keyed(`s${i}`, 80))
+    // Every shared IP so far clashes on port 80; one more port-81 Service joins the lowest.
+    assert.deepStrictEqual(allocated(s, keyed("other", 81)), ["192.0.2.0"])
+    // A port-80 Service finds no compatible IP among them and gets the next free address.
+    assert.deepStrictEqual(allocated(s, keyed("next", 80)), [`192.0.2.${n + 1}`])
+    // Give the lowest n shared IPs a port-443 holder: IP n, the (n+1)th with key k, could still take a 443 Service,
+    // but it lies past the bound, so the Service gets a free address.
+    for (let i = 1; i < n; i++) {
+      allocated(s, intent(`t${i}`, { ports: [["TCP", 443]], annotations: {
+        "metallb.io/allow-shared-ip": "k", "metallb.io/loadBalancerIPs": `192.0.2.${i}`
+      } }))
+    }
+    allocated(s, intent("t0", { ports: [["TCP", 443]], annotations: {
+      "metallb.io/allow-shared-ip": "k", "metallb.io/loadBalancerIPs": "192.0.2.0"
+    } }))
+    assert.deepStrictEqual(allocated(s, keyed("late", 443)), [`192.0.2.${n + 2}`])
+  })
+})
