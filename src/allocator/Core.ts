@@ -289,7 +289,8 @@ const checkSharing = (state: AllocatorState, claim: Claim, ip: Ip.IpAddress): st
   return undefined
 }
 
-const sortedInsert = (list: Array<bigint>, value: bigint): void => {
+/** Index of the first element ≥ `value` in an ascending list. */
+const lowerBound = (list: ReadonlyArray<bigint>, value: bigint): number => {
   let lo = 0
   let hi = list.length
   while (lo < hi) {
@@ -297,18 +298,16 @@ const sortedInsert = (list: Array<bigint>, value: bigint): void => {
     if ((list[mid] ?? 0n) < value) lo = mid + 1
     else hi = mid
   }
-  list.splice(lo, 0, value)
+  return lo
+}
+
+const sortedInsert = (list: Array<bigint>, value: bigint): void => {
+  list.splice(lowerBound(list, value), 0, value)
 }
 
 const sortedRemove = (list: Array<bigint>, value: bigint): void => {
-  let lo = 0
-  let hi = list.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((list[mid] ?? 0n) < value) lo = mid + 1
-    else hi = mid
-  }
-  if (list[lo] === value) list.splice(lo, 1)
+  const at = lowerBound(list, value)
+  if (list[at] === value) list.splice(at, 1)
 }
 
 const indexShared = (use: IpUse): void => {
