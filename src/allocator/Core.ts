@@ -73,6 +73,8 @@ interface IpUse {
   readonly holders: Array<string>
   sharingKey: string
   backendKey: string
+  /** Signature of the ports in use on this IP, under which it is filed in `space.shared`. */
+  signature: string
 }
 
 interface FamilySpace {
@@ -84,8 +86,16 @@ interface FamilySpace {
   free: FreeSet
   inUse: number
   readonly total: bigint
-  /** `sharing\0backend` → ascending coordinates of used IPs with that key (only non-empty sharing keys). */
-  readonly shared: Map<string, Array<bigint>>
+  /**
+   * Used IPs with a non-empty sharing key, for co-location: `sharing\0backend` → the set of ports in use on the
+   * IP (as a signature) → that port set and the IPs' coordinates, ascending.
+   */
+  readonly shared: Map<string, Map<string, SharedGroup>>
+}
+
+interface SharedGroup {
+  readonly ports: ReadonlySet<string>
+  readonly coords: Array<bigint>
 }
 
 interface PoolEntry {
@@ -310,22 +320,36 @@ const sortedRemove = (list: Array<bigint>, value: bigint): void => {
   if (list[at] === value) list.splice(at, 1)
 }
 
-const indexShared = (use: IpUse): void => {
+/** Files a shared-key IP under its keys and the ports its holders use (holders' allocations must be recorded). */
+const indexShared = (state: AllocatorState, use: IpUse): void => {
   if (use.sharingKey === "") return
+  const ports = new Set<string>()
+  for (const holder of use.holders) {
+    for (const port of state.allocations.get(holder)?.ports ?? []) ports.add(portText(port))
+  }
+  const signature = [...ports].toSorted().join(",")
+  use.signature = signature
   const key = sharedKey(use.sharingKey, use.backendKey)
-  const list = use.space.shared.get(key)
+  let groups = use.space.shared.get(key)
+  if (groups === undefined) {
+    groups = new Map()
+    use.space.shared.set(key, groups)
+  }
+  const group = groups.get(signature)
   const coord = toCoord(use.space, use.ip.value)
-  if (list === undefined) use.space.shared.set(key, [coord])
-  else sortedInsert(list, coord)
+  if (group === undefined) groups.set(signature, { ports, coords: [coord] })
+  else sortedInsert(group.coords, coord)
 }
 
 const unindexShared = (use: IpUse): void => {
   if (use.sharingKey === "") return
   const key = sharedKey(use.sharingKey, use.backendKey)
-  const list = use.space.shared.get(key)
-  if (list === undefined) return
-  sortedRemove(list, toCoord(use.space, use.ip.value))
-  if (list.length === 0) use.space.shared.delete(key)
+  const groups = use.space.shared.get(key)
+  const group = groups?.get(use.signature)
+  if (groups === undefined || group === undefined) return
+  sortedRemove(group.coords, toCoord(use.space, use.ip.value))
+  if (group.coords.length === 0) groups.delete(use.signature)
+  if (groups.size === 0) use.space.shared.delete(key)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -340,13 +364,15 @@ export const release = (state: AllocatorState, key: string): boolean => {
     const k = ipKey(ip)
     const use = state.ips.get(k)
     if (use === undefined) continue
+    unindexShared(use)
     const at = use.holders.indexOf(key)
     if (at >= 0) use.holders.splice(at, 1)
     if (use.holders.length === 0) {
-      unindexShared(use)
       state.ips.delete(k)
       if (!state.freeSetsStale) use.space.free.give(toCoord(use.space, ip.value))
       use.space.inUse--
+    } else {
+      indexShared(state, use)
     }
   }
   return true
@@ -369,19 +395,18 @@ const commit = (state: AllocatorState, key: string, entry: PoolEntry, allocation
         space,
         holders: [key],
         sharingKey: allocation.sharingKey,
-        backendKey: allocation.backendKey
+        backendKey: allocation.backendKey,
+        signature: ""
       }
       state.ips.set(k, fresh)
-      indexShared(fresh)
+      indexShared(state, fresh)
     } else {
+      unindexShared(use)
       use.holders.push(key)
       // Holders agree on the key, except a sole holder changing its own key in place (MetalLB allows that).
-      if (use.sharingKey !== allocation.sharingKey || use.backendKey !== allocation.backendKey) {
-        unindexShared(use)
-        use.sharingKey = allocation.sharingKey
-        use.backendKey = allocation.backendKey
-        indexShared(use)
-      }
+      use.sharingKey = allocation.sharingKey
+      use.backendKey = allocation.backendKey
+      indexShared(state, use)
     }
   }
 }
@@ -449,10 +474,11 @@ export const assign = (
 // Allocate
 
 /**
- * How many used IPs with the claim's sharing and backend keys automatic allocation inspects for co-location.
- * MetalLB "may" co-locate; a key shared by thousands of Services that all use the same port would otherwise make
- * every allocation scan them all. Past this many, the Service gets a free address (a requested IP still forces
- * co-location).
+ * How many distinct port combinations in use on IPs with the claim's sharing and backend keys automatic allocation
+ * inspects for co-location. Usually there are a handful (Services sharing an IP split a few ports between them);
+ * if thousands of Services with one key each used other ports, looking at every combination would make each
+ * allocation linear. MetalLB only "may" co-locate: past this many, a compatible IP may be missed and the Service
+ * gets a free address (a requested IP still forces co-location).
  */
 export const ColocationScanLimit = 64
 
@@ -460,18 +486,17 @@ export const ColocationScanLimit = 64
  * The lowest usable address of `space` for `claim`: the first free one, or an earlier used one that `claim` may
  * share (same keys, no port clash) — MetalLB scans in order and takes the first IP `checkSharing` accepts.
  */
-const firstUsable = (state: AllocatorState, space: FamilySpace, claim: Claim): Ip.IpAddress | undefined => {
+const firstUsable = (space: FamilySpace, claim: Claim): Ip.IpAddress | undefined => {
   let best = space.free.first()
   if (claim.sharingKey !== "") {
-    const used = space.shared.get(sharedKey(claim.sharingKey, claim.backendKey)) ?? []
-    const limit = Math.min(used.length, ColocationScanLimit)
-    for (let i = 0; i < limit; i++) {
-      const coord = used[i] ?? 0n
-      if (best !== undefined && coord > best) break
-      if (checkSharing(state, claim, Ip.make(space.family, fromCoord(space, coord))) === undefined) {
-        best = coord
-        break
-      }
+    const mine = claim.ports.map(portText)
+    let inspected = 0
+    // The lowest IP of each port combination that does not clash with the claim's ports (keys match by filing).
+    for (const group of space.shared.get(sharedKey(claim.sharingKey, claim.backendKey))?.values() ?? []) {
+      if (inspected++ >= ColocationScanLimit) break
+      const head = group.coords[0]
+      if (head === undefined || (best !== undefined && head >= best)) continue
+      if (!mine.some((p) => group.ports.has(p))) best = head
     }
   }
   return best === undefined ? undefined : Ip.make(space.family, fromCoord(space, best))
@@ -483,10 +508,10 @@ interface Candidate {
   readonly v6: Ip.IpAddress | undefined
 }
 
-const candidateOf = (state: AllocatorState, entry: PoolEntry, claim: Claim): Candidate => ({
+const candidateOf = (entry: PoolEntry, claim: Claim): Candidate => ({
   pool: entry.pool.name,
-  v4: entry.v4 === undefined ? undefined : firstUsable(state, entry.v4, claim),
-  v6: entry.v6 === undefined ? undefined : firstUsable(state, entry.v6, claim)
+  v4: entry.v4 === undefined ? undefined : firstUsable(entry.v4, claim),
+  v6: entry.v6 === undefined ? undefined : firstUsable(entry.v6, claim)
 })
 
 const ipOfFamily = (candidate: Candidate, family: Ip.Family): Ip.IpAddress | undefined =>
@@ -520,7 +545,7 @@ const findBestPool = (
   let primaryCandidate: Candidate | undefined
   let secondaryCandidate: Candidate | undefined
   for (const entry of entries) {
-    const candidate = candidateOf(state, entry, claim)
+    const candidate = candidateOf(entry, claim)
     if (family !== "dual" && ipOfFamily(candidate, family === "ipv4" ? 4 : 6) !== undefined) return candidate
     const p = ipOfFamily(candidate, primary)
     const s = ipOfFamily(candidate, secondary)
@@ -591,7 +616,7 @@ const allocateFromPool = (
   }
   const entry = state.pools.get(poolName)
   if (entry === undefined) return fail(`unknown pool ${goQuote(poolName)}`)
-  const ips = selectIps(candidateOf(state, entry, claimOf(intent)), family, intent)
+  const ips = selectIps(candidateOf(entry, claimOf(intent)), family, intent)
   if (ips._tag === "Fail") return ips
   return assign(state, intent, ips.value)
 }
@@ -631,7 +656,7 @@ const allocateAdditional = (
   const entry = poolName === undefined ? undefined : state.pools.get(poolName)
   if (entry === undefined) return fail(`unknown pool ${goQuote(poolName ?? "")}`)
   const family: Ip.Family = existing.family === 4 ? 6 : 4
-  const candidate = candidateOf(state, entry, claimOf(intent))
+  const candidate = candidateOf(entry, claimOf(intent))
   const extra = ipOfFamily(candidate, family)
   if (extra === undefined) return fail(`no available IPs in pool ${entry.pool.name} for ipv${family} IPFamily`)
   const assigned = assign(state, intent, [existing, extra])
@@ -765,17 +790,18 @@ const restoreIndexes = (state: AllocatorState, kept: ReadonlyArray<readonly [str
       }
       const space = spaceOf(entry, ip.family)
       if (space === undefined) continue
-      const use: IpUse = {
+      state.ips.set(k, {
         ip,
         space,
         holders: [key],
         sharingKey: allocation.sharingKey,
-        backendKey: allocation.backendKey
-      }
-      state.ips.set(k, use)
-      indexShared(use)
+        backendKey: allocation.backendKey,
+        signature: ""
+      })
     }
   }
+  // Filed once every holder is known: the port signature covers them all.
+  for (const use of state.ips.values()) indexShared(state, use)
   rebuildFreeSets(state)
 }
 

@@ -462,25 +462,29 @@ describe("rebuild (restart)", () => {
   })
 })
 
-describe("co-location bound", () => {
-  it("inspects only the lowest ColocationScanLimit shared IPs, then takes a free address", () => {
+describe("co-location", () => {
+  it("pairs Services sharing one key on complementary ports, lowest IP first", () => {
+    const s = withPools(pool("p", ["192.0.2.0/24"]))
+    const got = Array.from({ length: 200 }, (_, i) => allocated(s, keyed(`s${i}`, 80 + (i % 2)))[0])
+    assert.deepStrictEqual(got.slice(0, 4), ["192.0.2.0", "192.0.2.0", "192.0.2.1", "192.0.2.1"])
+    assert.strictEqual(Core.stats(s)[0]?.ipv4.inUse, 100)
+    // A third port joins the lowest IP, even though it is full for ports 80 and 81.
+    assert.deepStrictEqual(allocated(s, keyed("third", 443)), ["192.0.2.0"])
+  })
+
+  it("inspects at most ColocationScanLimit port combinations, then takes a free address", () => {
     const s = withPools(pool("p", ["192.0.2.0/24"]))
     const n = Core.ColocationScanLimit
-    for (let i = 0; i <= n; i++) allocated(s, keyed(`s${i}`, 80))
-    // Every shared IP so far clashes on port 80; one more port-81 Service joins the lowest.
-    assert.deepStrictEqual(allocated(s, keyed("other", 81)), ["192.0.2.0"])
-    // A port-80 Service finds no compatible IP among them and gets the next free address.
-    assert.deepStrictEqual(allocated(s, keyed("next", 80)), [`192.0.2.${n + 1}`])
-    // Give the lowest n shared IPs a port-443 holder: IP n, the (n+1)th with key k, could still take a 443 Service,
-    // but it lies past the bound, so the Service gets a free address.
-    for (let i = 1; i < n; i++) {
-      allocated(s, intent(`t${i}`, { ports: [["TCP", 443]], annotations: {
-        "metallb.io/allow-shared-ip": "k", "metallb.io/loadBalancerIPs": `192.0.2.${i}`
+    const place = (name: string, ip: string, ports: Array<readonly [string, number]>) =>
+      allocated(s, intent(name, { ports, annotations: {
+        "metallb.io/allow-shared-ip": "k",
+        "metallb.io/loadBalancerIPs": ip
       } }))
-    }
-    allocated(s, intent("t0", { ports: [["TCP", 443]], annotations: {
-      "metallb.io/allow-shared-ip": "k", "metallb.io/loadBalancerIPs": "192.0.2.0"
-    } }))
-    assert.deepStrictEqual(allocated(s, keyed("late", 443)), [`192.0.2.${n + 2}`])
+    // n IPs whose port combinations all include TCP/5000, then one (filed last) that does not.
+    for (let i = 0; i < n; i++) place(`c${i}`, `192.0.2.${i}`, [["TCP", 5000], ["TCP", 1000 + i]])
+    place("last", `192.0.2.${n}`, [["TCP", 7000]])
+    assert.deepStrictEqual(allocated(s, keyed("wants-5000", 5000)), [`192.0.2.${n + 1}`])
+    // With room among the inspected combinations, the lowest compatible IP wins.
+    assert.deepStrictEqual(allocated(s, keyed("wants-6000", 6000)), ["192.0.2.0"])
   })
 })
