@@ -204,6 +204,8 @@ class Model {
 
 const keysOf = (ports: ReadonlyArray<{ protocol: string; port: number }>) => ports.map((p) => `${p.protocol}/${p.port}`)
 
+const show = (o: Core.Outcome<Core.Assignment>) => (o._tag === "Ok" ? [o.value.pool, ...texts(o.value.ips)] : o.reason)
+
 const checkInvariants = (model: Model): void => {
   const { state, pools, services } = model
   const assignments = Core.assignments(state)
@@ -279,7 +281,6 @@ const checkInvariants = (model: Model): void => {
     const rebuiltOutcome = Core.allocate(fresh, probe)
     Core.release(state, probe.key)
     Core.release(fresh, probe.key)
-    const show = (o: Core.Outcome<Core.Assignment>) => (o._tag === "Ok" ? [o.value.pool, ...texts(o.value.ips)] : o.reason)
     assert.deepStrictEqual(show(live), show(rebuiltOutcome), probe.key)
   }
 }
