@@ -119,7 +119,7 @@ export interface AllocatorState {
   pinned: Array<PoolEntry>
   owners: { 4: Array<RangeOwner>; 6: Array<RangeOwner> }
   readonly allocations: Map<string, Allocation>
-  readonly ips: Map<number | string, IpUse>
+  readonly ips: Map<number | bigint, IpUse>
   /**
    * While true (the restore phase of {@link rebuild}) commits and releases leave the free sets alone; they are
    * recomputed in one pass afterwards. Restoring only assigns known IPs, which never consults the free sets.
@@ -143,8 +143,11 @@ export const empty = (): AllocatorState => ({
 /** MetalLB's cap for capacities that do not fit an int64 (a CIDR with ≥ 62 host bits). */
 export const MaxInt64 = (1n << 63n) - 1n
 
-/** Map key of an address: a number for IPv4 (cheap to hash and store), text for IPv6. */
-const ipKey = (ip: Ip.IpAddress): number | string => (ip.family === 4 ? Number(ip.value) : `6:${ip.value}`)
+/**
+ * Map key of an address: a number for IPv4, the bigint itself for IPv6 (a Map hashes a bigint by value, ten times
+ * faster than text). A number never equals a bigint as a Map key, so the families cannot collide.
+ */
+const ipKey = (ip: Ip.IpAddress): number | bigint => (ip.family === 4 ? Number(ip.value) : ip.value)
 
 const isBuggy = (ip: Ip.IpAddress): boolean => {
   if (ip.family !== 4) return false

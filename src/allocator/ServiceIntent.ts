@@ -139,11 +139,18 @@ const stringMap = (value: unknown): Readonly<Record<string, string>> => {
   return out ?? NoLabels
 }
 
+/** An annotation under both prefixes (built once: concatenating per lookup costs more than the lookup). */
+const annotationKeys = (suffix: string): readonly [string, string] =>
+  [AnnotationPrefix + suffix, DeprecatedAnnotationPrefix + suffix]
+const LoadBalancerIPsKeys = annotationKeys("loadBalancerIPs")
+const AddressPoolKeys = annotationKeys("address-pool")
+const AllowSharedIPKeys = annotationKeys("allow-shared-ip")
+
 /** MetalLB's `valueForAnnotation`: the new key wins whenever it is present, even empty. */
-const annotation = (annotations: Readonly<Record<string, string>>, suffix: string): string | undefined =>
-  Object.hasOwn(annotations, AnnotationPrefix + suffix)
-    ? annotations[AnnotationPrefix + suffix]
-    : annotations[DeprecatedAnnotationPrefix + suffix]
+const annotation = (
+  annotations: Readonly<Record<string, string>>,
+  [current, deprecated]: readonly [string, string]
+): string | undefined => (Object.hasOwn(annotations, current) ? annotations[current] : annotations[deprecated])
 
 /** `labels.Set(selector).String()`: `k=v` pairs sorted by key, comma-joined. */
 export const renderSelector = (selector: Readonly<Record<string, string>>): string =>
@@ -212,7 +219,7 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
   const deprecated = Object.keys(annotations).filter((k) => k.startsWith(DeprecatedAnnotationPrefix))
 
   const backendKey = spec["externalTrafficPolicy"] === "Local" ? renderSelector(stringMap(spec["selector"])) : ""
-  const requestedPool = annotation(annotations, "address-pool")
+  const requestedPool = annotation(annotations, AddressPoolKeys)
 
   return Result.succeed({
     key: `${namespace}/${name}`,
@@ -225,9 +232,9 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
     clusterFamily: familyOf(clusterIPs),
     ipFamilyPolicy: policyOf(spec["ipFamilyPolicy"]),
     primaryFamily: families[0] === "IPv6" ? 6 : 4,
-    requested: requestedIps(annotation(annotations, "loadBalancerIPs") ?? "", text(spec["loadBalancerIP"]) ?? ""),
+    requested: requestedIps(annotation(annotations, LoadBalancerIPsKeys) ?? "", text(spec["loadBalancerIP"]) ?? ""),
     requestedPool: requestedPool === undefined || requestedPool === "" ? undefined : requestedPool,
-    sharingKey: annotation(annotations, "allow-shared-ip") ?? "",
+    sharingKey: annotation(annotations, AllowSharedIPKeys) ?? "",
     backendKey,
     ports: exact(ports),
     ingress: exact(ingress),
