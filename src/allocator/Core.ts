@@ -113,7 +113,7 @@ interface RangeOwner {
 /** The allocator's state. Create with {@link empty}; change only through this module's functions. */
 export interface AllocatorState {
   pools: Map<string, PoolEntry>
-  /** Pools without serviceAllocation, by name: the fallback phase. */
+  /** `autoAssign` pools without serviceAllocation, by name: the fallback phase. */
   ordinary: Array<PoolEntry>
   /** Pools with serviceAllocation, in pinned order (priority, then name). */
   pinned: Array<PoolEntry>
@@ -536,7 +536,6 @@ const selectIps = (candidate: Candidate, family: ServiceFamily, intent: ServiceI
 
 /** MetalLB's `findBestPoolForService`. */
 const findBestPool = (
-  state: AllocatorState,
   entries: ReadonlyArray<PoolEntry>,
   intent: ServiceIntent,
   family: ServiceFamily
@@ -566,7 +565,7 @@ const allocateFromEntries = (
   intent: ServiceIntent,
   family: ServiceFamily
 ): Outcome<Assignment> => {
-  const candidate = findBestPool(state, entries, intent, family)
+  const candidate = findBestPool(entries, intent, family)
   if (candidate === undefined) return fail("no available IPs")
   const ips = selectIps(candidate, family, intent)
   if (ips._tag === "Fail") return fail("no available IPs")
@@ -597,8 +596,7 @@ const allocateAuto = (state: AllocatorState, intent: ServiceIntent, family: Serv
     const result = allocateFromEntries(state, pinned, intent, family)
     if (result._tag === "Ok") return result
   }
-  const ordinary = state.ordinary.filter((e) => e.pool.autoAssign)
-  return allocateFromEntries(state, ordinary, intent, family)
+  return allocateFromEntries(state, state.ordinary, intent, family)
 }
 
 /** MetalLB's `AllocateFromPool` (the `address-pool` annotation): first free IPs of that pool, autoAssign ignored. */
@@ -746,7 +744,7 @@ export const setPools = (state: AllocatorState, pools: ReadonlyArray<Pool>): Poo
     entries.set(pool.name, { pool, v4: makeSpace(pool, 4), v6: makeSpace(pool, 6) })
   }
   state.pools = entries
-  state.ordinary = [...entries.values()].filter((e) => e.pool.serviceAllocation === undefined)
+  state.ordinary = [...entries.values()].filter((e) => e.pool.autoAssign && e.pool.serviceAllocation === undefined)
   state.pinned = [...entries.values()]
     .filter((e) => e.pool.serviceAllocation !== undefined)
     .toSorted((a, b) => PoolModule.comparePinned(a.pool, b.pool))
