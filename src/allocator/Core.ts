@@ -652,16 +652,14 @@ const allocateAdditional = (
   state: AllocatorState,
   intent: ServiceIntent,
   existing: Ip.IpAddress,
-  poolName: string | undefined
-): Outcome<Ip.IpAddress> => {
-  const entry = poolName === undefined ? undefined : state.pools.get(poolName)
-  if (entry === undefined) return fail(`unknown pool ${goQuote(poolName ?? "")}`)
+  poolName: string
+): Outcome<Assignment> => {
+  const entry = state.pools.get(poolName)
+  if (entry === undefined) return fail(`unknown pool ${goQuote(poolName)}`)
   const family: Ip.Family = existing.family === 4 ? 6 : 4
-  const candidate = candidateOf(entry, claimOf(intent))
-  const extra = ipOfFamily(candidate, family)
+  const extra = ipOfFamily(candidateOf(entry, claimOf(intent)), family)
   if (extra === undefined) return fail(`no available IPs in pool ${entry.pool.name} for ipv${family} IPFamily`)
-  const assigned = assign(state, intent, [existing, extra])
-  return assigned._tag === "Ok" ? ok(extra) : assigned
+  return assign(state, intent, [existing, extra])
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -848,7 +846,8 @@ function* complement(space: FamilySpace, usedSorted: ReadonlyArray<bigint>): Gen
 
 interface Restored {
   readonly done: Convergence | undefined
-  readonly ips: ReadonlyArray<Ip.IpAddress>
+  /** What the Service still holds after steps 1–6. */
+  readonly held: Assignment | undefined
   readonly events: Array<ServiceEvent>
 }
 
@@ -887,7 +886,11 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
   const events: Array<ServiceEvent> = []
   const done = (error: string | undefined): Restored => {
     release(state, intent.key)
-    return { done: cleared(error, events), ips: NoIps, events }
+    return { done: cleared(error, events), held: undefined, events }
+  }
+  const lose = (): Restored => {
+    release(state, intent.key)
+    return { done: undefined, held: undefined, events }
   }
   if (intent.type !== "LoadBalancer") return done(undefined)
   if (state.pools.size === 0) return done("pools are empty")
@@ -900,16 +903,13 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
     })
     return done("requires dual stack but clusterips are not dual stack")
   }
-  if (intent.ingress.length === 0) {
-    release(state, intent.key)
-    return { done: undefined, ips: NoIps, events }
-  }
-  const lb = addressesFamily(intent.ingress)
-  if (lb._tag === "Invalid") {
+  const current = intent.current
+  if (current._tag === "None") return lose()
+  if (current._tag === "Invalid") {
     events.push({
       type: "Warning",
       reason: "nolbIPsIPFamily",
-      message: `Failed to retrieve LBIPs IPFamily for ${goQuoteList(intent.ingress)}: ${lb.message}`
+      message: `Failed to retrieve LBIPs IPFamily for ${goQuoteList(intent.ingress)}: ${current.message}`
     })
   }
   if (intent.clusterFamily._tag === "Invalid") {
@@ -920,53 +920,41 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
     })
     return done(intent.clusterFamily.message)
   }
-  if (lb._tag === "Invalid" || familyChanged(lb.family, intent.clusterFamily.family, intent)) {
-    release(state, intent.key)
-    return { done: undefined, ips: NoIps, events }
-  }
-  let ips = lb.ips
-  const reassigned = assign(state, intent, ips)
+  if (current._tag === "Invalid" || familyChanged(current.family, intent.clusterFamily.family, intent)) return lose()
+  const reassigned = assign(state, intent, current.ips)
   if (reassigned._tag === "Fail") {
     events.push({
       type: "Normal",
       reason: "ClearAssignment",
       message: `current IP for ${goQuote(intent.key)} not allowed by config, will attempt for new IP assignment: ${reassigned.reason}`
     })
-    release(state, intent.key)
-    ips = NoIps
+    return lose()
   }
-  if (ips.length > 0 && intent.requestedPool !== undefined && reassigned._tag === "Ok" &&
-    reassigned.value.pool !== intent.requestedPool) {
-    release(state, intent.key)
-    ips = NoIps
-  }
-  if (ips.length > 0 && intent.requested._tag === "Invalid") {
+  const held = reassigned.value
+  if (intent.requestedPool !== undefined && held.pool !== intent.requestedPool) return lose()
+  if (intent.requested._tag === "Invalid") {
     events.push({
       type: "Warning",
       reason: "LoadBalancerFailed",
       message: `invalid requested loadbalancer IPs: ${intent.requested.message}`
     })
-    const pool = assignmentOf(state, intent.key)?.pool
-    return { done: result(ips, pool, intent.requested.message, events), ips, events }
+    return { done: result(held.ips, held.pool, intent.requested.message, events), held, events }
   }
-  if (ips.length > 0 && intent.requested._tag === "Ok" && !sameIpSet(ips, intent.requested.ips)) {
-    release(state, intent.key)
-    ips = NoIps
-  }
-  return { done: undefined, ips, events }
+  if (intent.requested._tag === "Ok" && !sameIpSet(held.ips, intent.requested.ips)) return lose()
+  return { done: undefined, held, events }
 }
 
 /** Convergence steps 7–9: complete a dual-stack pair, or allocate when the Service has nothing. */
 const complete = (state: AllocatorState, intent: ServiceIntent, restored: Restored): Convergence => {
   if (restored.done !== undefined) return restored.done
   const events = restored.events
-  let ips = restored.ips
-  const [only] = ips
+  let held = restored.held
+  const only = held?.ips.length === 1 ? held.ips[0] : undefined
   // MetalLB also tries this when the ClusterIPs are single-stack, and the extra IP is then cleared again by the
   // family check on the next pass; only dual ClusterIPs can keep it, so only they try.
-  if (only !== undefined && ips.length === 1 && intent.ipFamilyPolicy === "PreferDualStack" &&
+  if (held !== undefined && only !== undefined && intent.ipFamilyPolicy === "PreferDualStack" &&
     intent.clusterFamily._tag === "Ok" && intent.clusterFamily.family === "dual") {
-    const extra = allocateAdditional(state, intent, only, assignmentOf(state, intent.key)?.pool)
+    const extra = allocateAdditional(state, intent, only, held.pool)
     if (extra._tag === "Fail") {
       events.push({
         type: "Normal",
@@ -974,28 +962,30 @@ const complete = (state: AllocatorState, intent: ServiceIntent, restored: Restor
         message: `cannot assign additional IP in PreferDualStack: ${extra.reason}`
       })
     } else {
-      ips = assignmentOf(state, intent.key)?.ips ?? [only, extra.value]
-      events.push({ type: "Normal", reason: "IPAllocated", message: `Assigned additional IP ${goQuote(Ip.format(extra.value))}` })
-    }
-  }
-  if (ips.length === 0) {
-    const allocated = allocate(state, intent)
-    if (allocated._tag === "Fail") {
+      held = extra.value
       events.push({
-        type: "Warning",
-        reason: "AllocationFailed",
-        message: `Failed to allocate IP for ${goQuote(intent.key)}: ${allocated.reason}`
+        type: "Normal",
+        reason: "IPAllocated",
+        message: `Assigned additional IP ${goQuote(Ip.format(held.ips[1] ?? only))}`
       })
-      return cleared(allocated.reason, events)
     }
-    events.push({
-      type: "Normal",
-      reason: "IPAllocated",
-      message: `Assigned IP ${goQuoteList(formatIps(allocated.value.ips))}`
-    })
-    return result(allocated.value.ips, allocated.value.pool, undefined, events)
   }
-  return result(ips, assignmentOf(state, intent.key)?.pool, undefined, events)
+  if (held !== undefined) return result(held.ips, held.pool, undefined, events)
+  const allocated = allocate(state, intent)
+  if (allocated._tag === "Fail") {
+    events.push({
+      type: "Warning",
+      reason: "AllocationFailed",
+      message: `Failed to allocate IP for ${goQuote(intent.key)}: ${allocated.reason}`
+    })
+    return cleared(allocated.reason, events)
+  }
+  events.push({
+    type: "Normal",
+    reason: "IPAllocated",
+    message: `Assigned IP ${goQuoteList(formatIps(allocated.value.ips))}`
+  })
+  return result(allocated.value.ips, allocated.value.pool, undefined, events)
 }
 
 /**

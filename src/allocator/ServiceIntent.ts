@@ -55,8 +55,13 @@ export interface ServiceIntent {
   /** ETP Local: the pod selector as a sorted label-selector string; ETP Cluster: "". */
   readonly backendKey: string
   readonly ports: ReadonlyArray<Port>
-  /** The non-empty `ip` fields of `status.loadBalancer.ingress`, in order, as written. */
+  /**
+   * The non-empty `ip` fields of `status.loadBalancer.ingress`, in order, as written. Change it only through
+   * {@link withIngress}, which keeps `current` in step.
+   */
   readonly ingress: ReadonlyArray<string>
+  /** `ingress` parsed: "None" when empty, else its addresses and family or MetalLB's reason they have none. */
+  readonly current: Requested
   /** Annotation keys with the deprecated `metallb.universe.tf/` prefix, sorted. */
   readonly deprecatedAnnotations: ReadonlyArray<string>
 }
@@ -222,7 +227,8 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
   const requestedPool = annotation(annotations, AddressPoolKeys)
 
   return Result.succeed({
-    key: `${namespace}/${name}`,
+    // join() builds a flat string: a template literal would be a rope that every first Map lookup must flatten.
+    key: [namespace, name].join("/"),
     namespace,
     name,
     labels: stringMap(metadata?.["labels"]),
@@ -238,9 +244,20 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
     backendKey,
     ports: exact(ports),
     ingress: exact(ingress),
+    current: currentOf(ingress),
     deprecatedAnnotations: exact(deprecated.toSorted())
   })
 }
+
+const currentOf = (ingress: ReadonlyArray<string>): Requested =>
+  ingress.length === 0 ? NoRequest : addressesFamily(ingress)
+
+/** The intent with another `status.loadBalancer.ingress` (what the controller just wrote, or a test's status). */
+export const withIngress = (intent: ServiceIntent, ingress: ReadonlyArray<string>): ServiceIntent => ({
+  ...intent,
+  ingress: exact([...ingress]),
+  current: currentOf(ingress)
+})
 
 /**
  * `--lb-class` filtering (§3.7): without a configured class only Services without `spec.loadBalancerClass` are
