@@ -8,7 +8,8 @@
  *
  * Indexes:
  * - per pool and family, a {@link FreeSet} of free addresses (lowest free one in O(log n));
- * - per pool and family, the used IPs of each (sharing key, backend key) pair, for co-location;
+ * - per pool and family, the used IPs of each (sharing key, backend key) pair grouped by the ports in use on
+ *   them, so co-location finds the lowest compatible IP without looking at IPs one by one;
  * - a map from IP to the Services holding it (sharing and port checks);
  * - per family a sorted table of pool ranges (which pool owns an IP, by binary search).
  *
