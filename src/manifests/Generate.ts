@@ -8,9 +8,12 @@
 import { Effect, Result } from "effect"
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
-import { bundle, type CrdFile, type OutputFile } from "./Bundle.ts"
+import { bundle, type CrdFile, installDoc, type OutputFile } from "./Bundle.ts"
 
-/** Reads DIR/crds and renders every file. */
+/** docs/install.md, relative to the manifests directory: its RBAC tables are generated too. */
+export const InstallDocPath = "../docs/install.md"
+
+/** Reads DIR/crds (and the install doc) and renders every file. */
 export const render = (dir: string): Effect.Effect<ReadonlyArray<OutputFile>, string> =>
   Effect.gen(function*() {
     const crdDir = join(dir, "crds")
@@ -21,7 +24,11 @@ export const render = (dir: string): Effect.Effect<ReadonlyArray<OutputFile>, st
       crds.push({ name, content })
     }
     const files = bundle(crds)
-    return Result.isSuccess(files) ? files.success : yield* Effect.fail(files.failure)
+    if (Result.isFailure(files)) return yield* Effect.fail(files.failure)
+    const docPath = join(dir, InstallDocPath)
+    const doc = installDoc(yield* Effect.tryPromise({ try: () => readFile(docPath, "utf8"), catch: (e) => `cannot read ${docPath}: ${String(e)}` }))
+    if (Result.isFailure(doc)) return yield* Effect.fail(doc.failure)
+    return [...files.success, { path: InstallDocPath, content: doc.success }]
   })
 
 /** The generated files whose content on disk differs (or that are missing). */

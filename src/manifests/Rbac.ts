@@ -19,7 +19,7 @@ export interface Rule {
   readonly verbs: ReadonlyArray<Verb | "*">
   /** Empty or absent: any name. */
   readonly resourceNames?: ReadonlyArray<string>
-  /** Why the program needs it (rendered as a comment in docs/install.md, not in the object). */
+  /** Why the program needs it: the last column of the RBAC tables in docs/install.md (not in the object). */
   readonly why: string
 }
 
@@ -44,8 +44,8 @@ const rule = (apiGroups: ReadonlyArray<string>, resources: ReadonlyArray<string>
   resourceNames === undefined ? { apiGroups, resources, verbs, why } : { apiGroups, resources, verbs, resourceNames, why }
 
 const configurationStates = [
-  rule(["metallb.io"], ["configurationstates"], write, "its own ConfigurationState (controller / speaker-<node>)"),
-  rule(["metallb.io"], ["configurationstates/status"], statusWrite, "the result and errorSummary of its ConfigurationState")
+  rule(["metallb.io"], ["configurationstates"], write, "its own ConfigurationState (`controller`, `speaker-<node>`)"),
+  rule(["metallb.io"], ["configurationstates/status"], statusWrite, "`result` and `errorSummary` of its ConfigurationState")
 ]
 
 export const grants: ReadonlyArray<Grant> = [
@@ -56,11 +56,11 @@ export const grants: ReadonlyArray<Grant> = [
     namespace: undefined,
     rules: [
       rule([""], ["services"], read, "LoadBalancer Services to allocate for"),
-      rule([""], ["services/status"], ["update", "patch"], "writes status.loadBalancer.ingress"),
-      rule([""], ["namespaces"], read, "IPAddressPool serviceAllocation.namespaceSelectors"),
+      rule([""], ["services/status"], ["update", "patch"], "writes `status.loadBalancer.ingress`"),
+      rule([""], ["namespaces"], read, "`serviceAllocation.namespaceSelectors` of the pools"),
       rule([""], ["nodes"], ["list", "watch"], "the webhook validates node selectors against the nodes"),
-      rule([""], ["events"], ["create", "patch"], "IPAllocated, AllocationFailed, ... Events on Services"),
-      rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations"], ["get", "update", "patch"], "injects the webhook CA (caBundle)", [ValidatingWebhookConfigurationName]),
+      rule([""], ["events"], ["create", "patch"], "`IPAllocated`, `AllocationFailed`, … Events on Services"),
+      rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations"], ["get", "update", "patch"], "injects the webhook CA (`caBundle`)", [ValidatingWebhookConfigurationName]),
       rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], ["get", "update", "patch"], "injects the CA of the BGPPeer conversion webhook", ["bgppeers.metallb.io"])
     ]
   },
@@ -70,14 +70,14 @@ export const grants: ReadonlyArray<Grant> = [
     name: "controller",
     namespace: Namespace,
     rules: [
-      rule([""], ["secrets"], ["get", "list", "watch", "create", "update", "patch"], "the webhook certificate and the memberlist key Secrets"),
-      rule([""], ["configmaps"], read, "the legacy `config` ConfigMap (MetalLB 0.7-0.12 format)"),
+      rule([""], ["secrets"], ["get", "list", "watch", "create", "update", "patch"], "the webhook certificate and the `memberlist` key Secrets"),
+      rule([""], ["configmaps"], read, "the legacy `config` ConfigMap (MetalLB 0.7–0.12 format)"),
       rule([""], ["pods"], ["get"], "its own Pod, owner of its ConfigurationState"),
-      rule(["apps"], ["deployments"], ["get"], "its Deployment, owner of the memberlist Secret", ["controller"]),
+      rule(["apps"], ["deployments"], ["get"], "its Deployment, owner of the `memberlist` Secret", ["controller"]),
       rule(["metallb.io"], configResources, read, "the configuration"),
       rule(["metallb.io"], ["ipaddresspools/status"], ["update", "patch"], "assigned/available counters of the pools"),
       ...configurationStates,
-      rule(["coordination.k8s.io"], ["leases"], ["get", "list", "watch", "create", "update", "patch"], "leader election (--leader-elect)")
+      rule(["coordination.k8s.io"], ["leases"], ["get", "list", "watch", "create", "update", "patch"], "leader election (`--leader-elect`)")
     ]
   },
   {
@@ -87,8 +87,8 @@ export const grants: ReadonlyArray<Grant> = [
     namespace: undefined,
     rules: [
       rule([""], ["services", "nodes", "namespaces"], read, "Services to announce, node labels for selectors, namespace labels for pools"),
-      rule(["discovery.k8s.io"], ["endpointslices"], read, "externalTrafficPolicy: Local needs ready endpoints on this node"),
-      rule([""], ["events"], ["create", "patch"], "nodeAssigned / announceFailed Events on Services")
+      rule(["discovery.k8s.io"], ["endpointslices"], read, "`externalTrafficPolicy: Local` needs ready endpoints on this node"),
+      rule([""], ["events"], ["create", "patch"], "`nodeAssigned`, `announceFailed` Events on Services")
     ]
   },
   {
@@ -98,7 +98,7 @@ export const grants: ReadonlyArray<Grant> = [
     namespace: Namespace,
     rules: [
       rule([""], ["pods"], ["get", "list"], "its own Pod (owner of its status objects) and the other speakers"),
-      rule([""], ["secrets"], read, "BGP password Secrets and the memberlist key"),
+      rule([""], ["secrets"], read, "BGP password Secrets and the `memberlist` key"),
       rule([""], ["configmaps"], read, "the legacy `config` ConfigMap"),
       rule(["metallb.io"], configResources, read, "the configuration"),
       rule(["metallb.io"], ["servicel2statuses", "servicebgpstatuses"], write, "ServiceL2Status / ServiceBGPStatus of what it announces"),
@@ -143,3 +143,19 @@ export const serviceAccountObject = (component: Component): Manifest => ({
 })
 
 export const grantsOf = (component: Component): ReadonlyArray<Grant> => grants.filter((g) => g.component === component)
+
+const apiCell = (r: Rule): string => {
+  const group = r.apiGroups.filter((g) => g !== "").map((g) => ` (${g})`).join("")
+  const names = r.resourceNames === undefined ? "" : ` ${r.resourceNames.map((n) => `\`${n}\``).join(", ")}`
+  return `${r.resources.map((x) => `\`${x}\``).join(", ")}${names}${group}`
+}
+
+/** The RBAC tables of docs/install.md: one per Role and ClusterRole, a row per rule. */
+export const rbacMarkdown = (): string =>
+  grants.map((g) => [
+    `**${g.component}**, ${g.kind} \`${g.name}\`${g.namespace === undefined ? "" : ` in \`${g.namespace}\``}:`,
+    "",
+    "| API | verbs | why |",
+    "|---|---|---|",
+    ...g.rules.map((r) => `| ${apiCell(r)} | ${r.verbs.join(", ")} | ${r.why} |`)
+  ].join("\n")).join("\n\n") + "\n"

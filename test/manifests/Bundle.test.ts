@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { bundle, parseObjects } from "../../src/manifests/Bundle.ts"
+import { bundle, installDoc, parseObjects, RbacBegin, RbacEnd } from "../../src/manifests/Bundle.ts"
 import { render, stale } from "../../src/manifests/Generate.ts"
 import { type Manifest, Namespace } from "../../src/manifests/Names.ts"
 import { grants } from "../../src/manifests/Rbac.ts"
@@ -46,6 +46,16 @@ describe("generated manifests", () => {
       })
       assert.isUndefined(at(find("CustomResourceDefinition", "ipaddresspools.metallb.io"), "spec", "conversion"))
     }))
+
+  it("docs/install.md gets the RBAC tables between its markers, and the generator refuses a doc without them", () => {
+    const rendered = Result.getOrThrow(installDoc(`intro\n${RbacBegin}\nstale\n${RbacEnd}\noutro\n`))
+    assert.match(rendered, /^intro\n<!-- BEGIN[^\n]*-->\n\n\*\*controller\*\*, ClusterRole `metallb-system:controller`:/)
+    assert.notInclude(rendered, "stale")
+    assert.include(rendered, "| `leases` (coordination.k8s.io) | get, list, watch, create, update, patch, delete | one liveness Lease per speaker; reads the others' |")
+    assert.isTrue(rendered.endsWith(`${RbacEnd}\noutro\n`))
+    assert.isTrue(Result.isFailure(installDoc("no markers")))
+    assert.isTrue(Result.isFailure(installDoc(`${RbacEnd}\n${RbacBegin}`)))
+  })
 
   it("refuses to render without CRDs, or without the BGPPeer CRD", () => {
     assert.deepStrictEqual(bundle([]), Result.fail("no CRD files (metallb.io_*.yaml): run `npm run gen` first"))

@@ -86,6 +86,19 @@ describe.skipIf(kubectlPath === undefined && !inCi)("installing with kubectl", (
     assert.deepStrictEqual(svc, ["LoadBalancer {}"])
   })
 
+  it("the controller-ha overlay: two replicas with --leader-elect, everything else as in metallb.yaml", async () => {
+    const rendered = await ok("kustomize", join(manifests, "examples/controller-ha"))
+    const objects = Result.getOrThrow(parseObjects(rendered.join("\n"), "controller-ha"))
+    const expected = byId(allInOne)
+    assert.strictEqual(objects.length, allInOne.length)
+    for (const o of objects) {
+      if (o["kind"] !== "Deployment") assert.deepStrictEqual(o, expected.get(id(o)), id(o))
+    }
+    const deployment = objects.find((o) => o["kind"] === "Deployment") as { spec: { replicas: number; template: { spec: { containers: Array<{ args: Array<string> }> } } } } | undefined
+    assert.strictEqual(deployment?.spec.replicas, 2)
+    assert.strictEqual(deployment?.spec.template.spec.containers[0]?.args.at(-1), "--leader-elect")
+  })
+
   it("apply -k manifests/ installs the same objects as metallb.yaml", async () => {
     const rendered = await ok("kustomize", join(manifests))
     const fromKustomize = Result.getOrThrow(parseObjects(rendered.join("\n"), "kubectl kustomize"))
