@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { bundle, installDoc, parseObjects, RbacBegin, RbacEnd } from "../../src/manifests/Bundle.ts"
 import { render, stale } from "../../src/manifests/Generate.ts"
@@ -65,18 +65,34 @@ describe("generated manifests", () => {
   })
 })
 
-describe("metallb.yaml, lint level", () => {
-  it("every object has apiVersion, kind and metadata.name; namespaced ones are in metallb-system", () => {
-    for (const o of objects) {
-      const id = `${String(o["kind"])} ${String(at(o, "metadata", "name"))}`
-      assert.isString(o["apiVersion"], id)
-      assert.isString(o["kind"], id)
-      assert.match(String(at(o, "metadata", "name")), /^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$/, id)
-      if (clusterScoped.has(String(o["kind"]))) assert.isUndefined(at(o, "metadata", "namespace"), id)
-      else assert.strictEqual(at(o, "metadata", "namespace"), Namespace, id)
+/** Every YAML file under manifests/ but the kustomizations, relative paths. */
+const yamlFiles = (readdirSync(manifestsDir, { recursive: true }) as Array<string>)
+  .filter((f) => f.endsWith(".yaml") && !f.endsWith("kustomization.yaml"))
+  .toSorted()
+
+describe("every manifest file, lint level", () => {
+  it("parses; every object has apiVersion, kind and a valid metadata.name; namespaced ones are in metallb-system", () => {
+    assert.isAtLeast(yamlFiles.length, 20)
+    for (const file of yamlFiles) {
+      const parsed = parseObjects(readFileSync(join(manifestsDir, file), "utf8"), file)
+      assert.isTrue(Result.isSuccess(parsed), file)
+      const list = Result.getOrElse(parsed, () => [])
+      assert.isAbove(list.length, 0, file)
+      for (const o of list) {
+        const id = `${file}: ${String(o["kind"])} ${String(at(o, "metadata", "name"))}`
+        assert.match(String(o["apiVersion"]), /^([a-z0-9.-]+\/)?v[0-9]+((alpha|beta)[0-9]+)?$/, id)
+        assert.match(String(o["kind"]), /^[A-Z][A-Za-z0-9]+$/, id)
+        assert.match(String(at(o, "metadata", "name")), /^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$/, id)
+        if (clusterScoped.has(String(o["kind"]))) assert.isUndefined(at(o, "metadata", "namespace"), id)
+        // The walkthrough's app goes to the user's current namespace, as in MetalLB's tutorial.
+        else if (file === "tutorial-2.yaml") assert.isUndefined(at(o, "metadata", "namespace"), id)
+        else assert.strictEqual(at(o, "metadata", "namespace"), Namespace, id)
+      }
     }
   })
+})
 
+describe("metallb.yaml, lint level", () => {
   it("no object appears twice; the Namespace comes first and the CRDs before any custom resource user", () => {
     const ids = objects.map((o) => `${String(o["kind"])}/${String(at(o, "metadata", "namespace") ?? "")}/${String(at(o, "metadata", "name"))}`)
     assert.strictEqual(new Set(ids).size, ids.length)
