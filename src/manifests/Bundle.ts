@@ -10,9 +10,10 @@
  */
 import { Result } from "effect"
 import { parseAllDocuments, stringify } from "yaml"
+import type { JsonObject as WebhookJson } from "../webhook/Manifests.ts"
 import type { Manifest } from "./Names.ts"
 import { bindingObject, grantsOf, rbacMarkdown, roleObject, serviceAccountObject } from "./Rbac.ts"
-import { BGPPeerCrdName, bgpPeerConversion, validatingWebhookConfiguration, webhookSecret, webhookService } from "./Webhook.ts"
+import { BGPPeerCrdName, conversionPatch, validatingWebhookConfiguration, webhookSecret, webhookService, withConversion } from "./Webhook.ts"
 import { controllerDeployment, excludeL2ConfigMap, namespaceObject, speakerDaemonSet } from "./Workloads.ts"
 
 export interface CrdFile {
@@ -54,19 +55,6 @@ const metadataName = (o: Manifest): string => {
   return typeof meta === "object" && meta !== null && "name" in meta && typeof meta.name === "string" ? meta.name : ""
 }
 
-/** The CRD with the conversion webhook, as in the all-in-one (the kustomize patch does the same). */
-const withConversion = (crd: Manifest): Manifest => {
-  if (metadataName(crd) !== BGPPeerCrdName) return crd
-  const spec = typeof crd["spec"] === "object" && crd["spec"] !== null ? crd["spec"] : {}
-  return { ...crd, spec: { ...spec, conversion: bgpPeerConversion } }
-}
-
-const conversionPatch: Manifest = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: BGPPeerCrdName },
-  spec: { conversion: bgpPeerConversion }
-}
 
 const rbacObjects = (component: "controller" | "speaker"): ReadonlyArray<Manifest> => {
   const grants = grantsOf(component)
@@ -125,7 +113,7 @@ export const bundle = (crds: ReadonlyArray<CrdFile>): Result.Result<ReadonlyArra
   for (const f of crdFiles) {
     const parsed = parseObjects(f.content, `crds/${f.name}`)
     if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
-    crdObjects.push(...parsed.success.map(withConversion))
+    crdObjects.push(...parsed.success.map((crd) => withConversion(crd as WebhookJson)))
   }
   if (!crdObjects.some((o) => metadataName(o) === BGPPeerCrdName)) return Result.fail(`no ${BGPPeerCrdName} among the CRDs`)
 

@@ -26,13 +26,13 @@ export const ServiceAccountName: Readonly<Record<Component, string>> = { control
 export const MetricsPort = 7472
 /** `--health-probe-port`: `/healthz` and `/readyz`. */
 export const HealthPort = 17472
-/** The controller's webhook listener; the Service maps 443 to it. */
-export const WebhookPort = 9443
 
-export const WebhookServiceName = "metallb-webhook-service"
-export const WebhookSecretName = "metallb-webhook-cert"
-export const WebhookCertDir = "/tmp/k8s-webhook-server/serving-certs"
-export const ValidatingWebhookConfigurationName = "metallb-webhook-configuration"
+export {
+  DefaultCertDir as WebhookCertDir,
+  DefaultSecretName as WebhookSecretName,
+  DefaultServiceName as WebhookServiceName
+} from "../webhook/Certificates.ts"
+export { DefaultPort as WebhookPort, ValidatingWebhookConfigurationName } from "../webhook/Manifests.ts"
 
 /** The memberlist Secret (key `secretkey`): the controller creates it; speakers sign their L2 heartbeats with it. */
 export const MemberlistSecretName = "memberlist"

@@ -1,9 +1,11 @@
-// The RBAC of manifests/metallb.yaml against real calls: a client with the speaker's token makes a speaker's calls
-// and one it must not; the request log, checked against the speaker's bindings read from the manifest, shows
-// exactly that one as denied. The shape later tests use for the real programs.
+// The RBAC of manifests/metallb.yaml against real calls, from the request log of the in-memory API server: the
+// controller's webhook (certificate rotation, caBundle injection, the reads of every admission check) needs nothing
+// the controller's Roles do not grant; a client with the speaker's token makes a speaker's calls and one it must
+// not, which is the one denial. The shape later tests use for the whole programs.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Result } from "effect"
-import { readFileSync } from "node:fs"
+import { Effect, Layer, Logger, Result } from "effect"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { KubeClient, mergePatch } from "../../src/k8s/KubeClient.ts"
 import { custom, EndpointSlices, Leases, Nodes, Services } from "../../src/k8s/Resource.ts"
@@ -12,6 +14,9 @@ import { Namespace } from "../../src/manifests/Names.ts"
 import { grantsOf } from "../../src/manifests/Rbac.ts"
 import { bindingsFor, check, formatCall } from "../../src/manifests/RbacCheck.ts"
 import { startApiServer } from "../../src/testing/apiserver/Server.ts"
+import type { ListName } from "../../src/webhook/Admission.ts"
+import { listResources, readList } from "../../src/webhook/ClusterAccess.ts"
+import { defaultFlags, webhookLayer } from "../../src/webhook/WebhookFlags.ts"
 
 const manifest = readFileSync(join(import.meta.dirname, "../../manifests/metallb.yaml"), "utf8")
 const ServiceL2Statuses = custom("metallb.io", "v1beta1", "servicel2statuses", "ServiceL2Status")
@@ -44,5 +49,31 @@ describe("manifests RBAC against the request log", () => {
       assert.deepStrictEqual(check(grantsOf("speaker"), calls).denied, fromManifest.denied)
       // And the controller's rules allow that write.
       assert.deepStrictEqual(check(grantsOf("controller"), calls.filter((c) => c.resource === "services")).denied, [])
+    })))
+
+  it.live("the controller's webhook: rotation, caBundle injection and the admission reads are all granted", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(Effect.promise(() => startApiServer()), (s) => Effect.promise(() => s.stop()))
+      server.objects.applyManifest(manifest)
+      const certDir = yield* Effect.acquireRelease(
+        Effect.sync(() => mkdtempSync(join(tmpdir(), "manifests-rbac-"))),
+        (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+      )
+      server.clearRequests()
+      yield* Effect.gen(function*() {
+        const client = yield* KubeClient
+        yield* Layer.build(webhookLayer({ ...defaultFlags, certDir }, { namespace: Namespace, client, port: 0, host: "127.0.0.1" }))
+        for (const list of Object.keys(listResources) as Array<ListName>) yield* readList(client, Namespace)(list)
+      }).pipe(Effect.provide(KubeClient.layerServer(server.url, "controller-token")), Effect.provide(Logger.layer([])))
+
+      const calls = server.requests().filter((r) => r.token === "controller-token")
+      // The manifest ships the Secret empty: the rotator fills it (update), it does not create it.
+      const verbs = new Set(calls.map((c) => `${c.verb} ${c.resource}`))
+      for (const expected of ["update secrets", "patch validatingwebhookconfigurations", "patch customresourcedefinitions", "list nodes", "list ipaddresspools"]) {
+        assert.isTrue(verbs.has(expected), `${expected} in ${[...verbs].join(", ")}`)
+      }
+      const objects = Result.getOrThrow(parseObjects(manifest, "metallb.yaml"))
+      const report = check(bindingsFor(objects, { namespace: Namespace, name: "controller" }), calls)
+      assert.deepStrictEqual(report.denied.map(formatCall), [])
     })))
 })

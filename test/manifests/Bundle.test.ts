@@ -163,7 +163,8 @@ describe("metallb.yaml, lint level", () => {
     const labels = obj(at(controller, "spec", "template", "metadata", "labels"))
     for (const [k, v] of Object.entries(obj(at(svc, "spec", "selector")))) assert.strictEqual(labels[k], v)
     assert.strictEqual(at(svc, "spec", "ports", 0, "port"), 443)
-    assert.strictEqual(at(svc, "spec", "ports", 0, "targetPort"), "webhook-server")
+    const webhookPort = arr(at(controller, "spec", "template", "spec", "containers", 0, "ports")).find((p) => at(p, "name") === "webhook-server")
+    assert.strictEqual(at(svc, "spec", "ports", 0, "targetPort"), at(webhookPort, "containerPort"))
     const vwc = find("ValidatingWebhookConfiguration", "metallb-webhook-configuration")
     const hooks = arr(at(vwc, "webhooks"))
     assert.deepStrictEqual(hooks.map((h) => [at(h, "name"), at(h, "clientConfig", "service", "path"), at(h, "rules", 0, "operations")]), [
