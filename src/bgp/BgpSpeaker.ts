@@ -86,14 +86,23 @@ export const routeKey = (route: Route): string => Prefix.format(route.prefix)
 const compareLarge = (a: LargeCommunity, b: LargeCommunity) =>
   a.globalAdmin - b.globalAdmin || a.localData1 - b.localData1 || a.localData2 - b.localData2
 
-/** Routes with the same attributes share a key, so they can share UPDATEs. */
-const attributeKey = (route: Route): string =>
-  JSON.stringify([
-    [...new Set(route.communities)].toSorted((a, b) => a - b),
-    route.largeCommunities.toSorted(compareLarge).map(Attributes.formatLargeCommunity),
-    route.localPref ?? null,
-    route.nextHop ?? null
-  ])
+const attributeKeys = new WeakMap<Route, string>()
+
+/**
+ * Routes with the same attributes share a key, so they can share UPDATEs. Cached per route object: the RIB-out keeps
+ * its route objects, so a full re-announce of thousands of routes does not recompute them.
+ */
+export const attributeKey = (route: Route): string => {
+  const cached = attributeKeys.get(route)
+  if (cached !== undefined) return cached
+  const communities = route.communities.length === 0 ? "" : [...new Set(route.communities)].toSorted((a, b) => a - b).join(",")
+  const large = route.largeCommunities.length === 0
+    ? ""
+    : route.largeCommunities.toSorted(compareLarge).map(Attributes.formatLargeCommunity).join(",")
+  const key = `${communities}|${large}|${route.localPref ?? ""}|${route.nextHop ?? ""}`
+  attributeKeys.set(route, key)
+  return key
+}
 
 /**
  * Merges duplicate prefixes (aggregation, shared IPs) as MetalLB does: communities unioned, first localPref kept.
@@ -105,16 +114,19 @@ export const mergeRoutes = (routes: ReadonlyArray<Route>): Map<string, Route> =>
     const seen = out.get(key)
     if (seen === undefined) {
       out.set(key, route)
+      attributeKey(route) // computed now, while no session waits for it
       continue
     }
     const large = new Map([...seen.largeCommunities, ...route.largeCommunities].map((c) => [Attributes.formatLargeCommunity(c), c]))
-    out.set(key, {
+    const merged: Route = {
       ...seen,
       communities: [...new Set([...seen.communities, ...route.communities])],
       largeCommunities: [...large.values()],
       localPref: seen.localPref ?? route.localPref,
       nextHop: seen.nextHop ?? route.nextHop
-    })
+    }
+    out.set(key, merged)
+    attributeKey(merged)
   }
   return out
 }

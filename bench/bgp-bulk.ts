@@ -1,0 +1,180 @@
+/**
+ * Bulk announcement into FRR: one node speaker (BgpSpeaker, in test/lab/fixtures/bgp-node.ts) announces N /32s
+ * (default 10,000) to a private FRR; then, in the same run and against the same FRR, gobgpd with the same N routes
+ * already in its RIB before its session comes up. Each time is from the session's Established (FRR's own log, with
+ * microsecond timestamps) to the N-th route in the router namespace's kernel FIB (`ip -ts monitor route`).
+ *
+ *   sudo npm run bench -- bgp-bulk [--quick]      (--quick: 1,000 prefixes)
+ *
+ * Prefixes come from 198.18.0.0/15, the range RFC 2544 reserves for benchmarks; everything stays inside the lab's
+ * namespaces. Needs root, FRR and GoBGP (reference/lab-harness.md).
+ */
+import { Effect, Schedule } from "effect"
+import { readFileSync } from "node:fs"
+import * as Netns from "../src/testing/Netns.ts"
+import * as Routers from "../src/testing/Routers.ts"
+import { startNode } from "../test/lab/bgpLab.ts"
+
+const quick = process.argv.includes("--quick")
+const count = quick ? 1_000 : 10_000
+
+/** The i-th /32 of 198.18.0.0/15, skipping .0 and .255 for readability. */
+const address = (i: number): [number, number, number, number] => {
+  const host = Math.floor(i / 254) * 256 + (i % 254) + 1
+  return [198, 18 + (host >> 16), (host >> 8) & 0xff, host & 0xff]
+}
+const prefixes = Array.from({ length: count }, (_, i) => `${address(i).join(".")}/32`)
+
+const bgpd = `router bgp 64512
+ bgp router-id 192.0.2.1
+ bgp log-neighbor-changes
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ neighbor NODES peer-group
+ neighbor NODES remote-as external
+ neighbor NODES timers 3 9
+ bgp listen range 192.0.2.0/24 peer-group NODES
+ address-family ipv4 unicast
+  neighbor NODES activate
+  maximum-paths 8
+ exit-address-family
+!`
+
+/** `2026/11/26 13:50:01.123456` (FRR, precision 6) or `2026-11-26T13:50:01.123456` (ip -ts) → epoch seconds. */
+const parseStamp = (text: string): number => {
+  const m = /(\d{4})[/-](\d\d)[/-](\d\d)[ T](\d\d):(\d\d):(\d\d)\.(\d+)/.exec(text)
+  if (m === null) return Number.NaN
+  const [, y, mo, d, h, mi, s, frac] = m
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) / 1000 + Number(`0.${frac}`)
+}
+
+const established = (frr: Routers.Frr, neighbor: string, after: number) =>
+  Effect.gen(function*() {
+    const pattern = new RegExp(`^(\\S+ \\S+).*ADJCHANGE: neighbor ${neighbor.replaceAll(".", "\\.")}\\S* .*Up`, "gm")
+    const match = yield* frr.bgpd.waitFor(new RegExp(`ADJCHANGE: neighbor ${neighbor.replaceAll(".", "\\.")}\\S* .*Up`), { timeout: "30 seconds" })
+    void match
+    const stamps = [...frr.bgpd.stdout().matchAll(pattern)].map((m) => parseStamp(m[1] ?? "")).filter((t) => t >= after)
+    const first = stamps[0]
+    if (first === undefined) return yield* new Netns.LabError({ command: "FRR log", reason: `no Established of ${neighbor} after ${after}` })
+    return first
+  })
+
+/** Waits until the monitor has seen every prefix installed (from `nextHop`) and returns the time of the last one. */
+const fibComplete = (monitor: Netns.LabProcess, nextHop: string, from: number) =>
+  Effect.gen(function*() {
+    const wanted = new Set(prefixes.map((p) => p.slice(0, -3)))
+    const check = Effect.sync(() => {
+      const seen = new Set<string>()
+      let last = 0
+      const text = monitor.stdout().slice(from)
+      for (const line of text.split("\n")) {
+        // [2026-11-26T13:50:01.123456] 198.18.0.1 nhid 20 via 192.0.2.11 dev eth0 proto bgp metric 20
+        const m = /^\[([^\]]+)\] (\d+\.\d+\.\d+\.\d+) .*via (\S+)/.exec(line)
+        if (m === null || m[3] !== nextHop || !wanted.has(m[2] ?? "")) continue
+        seen.add(m[2] ?? "")
+        last = parseStamp(m[1] ?? "")
+      }
+      return seen.size === wanted.size ? last : undefined
+    })
+    return yield* check.pipe(
+      Effect.flatMap((t) => (t === undefined ? Effect.fail("not yet") : Effect.succeed(t))),
+      Effect.retry(Schedule.spaced("100 millis")),
+      Effect.timeoutOrElse({ duration: "60 seconds", orElse: () => Effect.fail(new Netns.LabError({ command: "FIB", reason: `not all ${count} routes via ${nextHop}` })) })
+    )
+  })
+
+const fibCount = (lab: Netns.Lab, ns: string) =>
+  lab.exec(ns, ["ip", "-4", "route", "show", "proto", "bgp"]).pipe(Effect.map((r) => r.stdout.split("\n").filter((l) => l !== "").length))
+
+const waitFibEmpty = (lab: Netns.Lab, ns: string) =>
+  fibCount(lab, ns).pipe(
+    Effect.flatMap((n) => (n === 0 ? Effect.void : Effect.fail("not yet"))),
+    Effect.retry(Schedule.spaced("100 millis")),
+    Effect.timeoutOrElse({ duration: "60 seconds", orElse: () => Effect.fail(new Netns.LabError({ command: "FIB", reason: "not empty" })) })
+  )
+
+const rssMB = (pid: number): number => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
+  return m === null ? Number.NaN : Math.round(Number(m[1]) / 102.4) / 10
+}
+
+const program = Effect.scoped(Effect.gen(function*() {
+  const lab = yield* Netns.make()
+  const hosts = yield* lab.lan({ rtr: 1, n1: 11, n2: 12 })
+  const frr = yield* Routers.startFrr(lab, hosts.rtr.ns, { bgpd, preciseTimestamps: true })
+  const monitor = yield* lab.spawn(hosts.rtr.ns, ["ip", "-ts", "-4", "monitor", "route"], { name: "ip-monitor" })
+
+  // Our speaker: the routes are set before the session comes up, as for gobgpd below.
+  const mark1 = monitor.stdout().length
+  const t1 = Date.now() / 1000 - 1
+  const node = yield* startNode(lab, hosts.n1.ns, {
+    nodeName: "n1",
+    peers: [{ peer: { address: "192.0.2.1", localAsn: 64500, peerAsn: 64512, holdTime: 9 }, routes: prefixes.map((prefix) => ({ prefix })) }]
+  })
+  const up1 = yield* established(frr, "192.0.2.11", t1)
+  const done1 = yield* fibComplete(monitor, "192.0.2.11", mark1)
+  const seconds = done1 - up1
+  const stats = yield* frr.json<Record<string, { readonly messageStats?: { readonly updatesRecv?: number } }>>("show bgp neighbors 192.0.2.11")
+  const updatesSent = stats["192.0.2.11"]?.messageStats?.updatesRecv ?? Number.NaN
+  const speakerRssMB = rssMB(node.process.pid)
+  const timeline = node.process.stdout().split("\n").filter((l) => l.startsWith("{"))
+  const at = (re: RegExp) => Number((timeline.find((l) => re.test(l)) ?? "").match(/"t":(\d+)/)?.[1]) / 1000
+  const speakerUp = at(/"established":true/)
+  const speakerSent = at(new RegExp(`"advertised".*"count":${count}`))
+  yield* node.process.stop("SIGTERM")
+  yield* waitFibEmpty(lab, hosts.rtr.ns)
+
+  // gobgpd: its RIB is filled first (over an iBGP session on loopback from a feeder speaker in the same
+  // namespace; \`gobgp mrt inject\` loses paths in 3.10), then the neighbour towards FRR is added.
+  const gobgpConf = `[global.config]
+  as = 64500
+  router-id = "192.0.2.12"
+  port = 1790
+  local-address-list = ["127.0.0.1"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "127.0.0.2"
+    peer-as = 64500
+  [neighbors.transport.config]
+    passive-mode = true
+`
+  const gobgp = yield* Routers.startGobgp(lab, hosts.n2.ns, gobgpConf)
+  const feeder = yield* startNode(lab, hosts.n2.ns, {
+    nodeName: "feeder",
+    peers: [{
+      peer: { address: "127.0.0.1", port: 1790, sourceAddress: "127.0.0.2", localAsn: 64500, peerAsn: 64500, routerId: "192.0.2.200" },
+      routes: prefixes.map((prefix) => ({ prefix, nextHop: "192.0.2.12" }))
+    }]
+  })
+  yield* gobgp.gobgp("global", "rib", "summary", "-a", "ipv4").pipe(
+    Effect.flatMap((text) => (text.includes(`Destination: ${count},`) ? Effect.void : Effect.fail(new Netns.LabError({ command: "gobgp rib summary", reason: text.trim() })))),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ times: 300 })))
+  )
+  const mark2 = monitor.stdout().length
+  const t2 = Date.now() / 1000 - 1
+  yield* gobgp.gobgp("neighbor", "add", "192.0.2.1", "as", "64512")
+  const up2 = yield* established(frr, "192.0.2.12", t2)
+  const done2 = yield* fibComplete(monitor, "192.0.2.12", mark2)
+  const gobgpSeconds = done2 - up2
+  yield* feeder.process.stop("SIGTERM")
+
+  const round = (x: number) => Math.round(x * 1000) / 1000
+  console.log(`prefixes            ${count}`)
+  console.log(`metallb-ts speaker  ${round(seconds)} s from Established to all in the FIB, ${updatesSent} UPDATEs, RSS ${speakerRssMB} MB`)
+  console.log(`  (speaker: Established ${round(speakerUp - up1)} s after FRR's, all UPDATEs written ${round(speakerSent - up1)} s after FRR's Established)`)
+  console.log(`gobgpd              ${round(gobgpSeconds)} s`)
+  console.log(JSON.stringify({
+    bench: "bgp-bulk",
+    prefixes: count,
+    seconds: round(seconds),
+    gobgpSeconds: round(gobgpSeconds),
+    ratioToGobgp: round(seconds / gobgpSeconds),
+    updatesSent,
+    speakerRssMB
+  }))
+}))
+
+Effect.runPromise(program).catch((e: unknown) => {
+  console.error(e)
+  process.exit(1)
+})
