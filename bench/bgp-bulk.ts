@@ -98,6 +98,8 @@ const rssMB = (pid: number): number => {
   return m === null ? Number.NaN : Math.round(Number(m[1]) / 102.4) / 10
 }
 
+const round = (x: number) => Math.round(x * 1000) / 1000
+
 const program = Effect.scoped(Effect.gen(function*() {
   const lab = yield* Netns.make()
   const hosts = yield* lab.lan({ rtr: 1, n1: 11, n2: 12 })
@@ -158,7 +160,6 @@ const program = Effect.scoped(Effect.gen(function*() {
   const gobgpSeconds = done2 - up2
   yield* feeder.process.stop("SIGTERM")
 
-  const round = (x: number) => Math.round(x * 1000) / 1000
   console.log(`prefixes            ${count}`)
   console.log(`metallb-ts speaker  ${round(seconds)} s from Established to all in the FIB, ${updatesSent} UPDATEs, RSS ${speakerRssMB} MB`)
   console.log(`  (speaker: Established ${round(speakerUp - up1)} s after FRR's, all UPDATEs written ${round(speakerSent - up1)} s after FRR's Established)`)
