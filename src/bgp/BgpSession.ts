@@ -356,7 +356,12 @@ export const open = (
       { onlyIfMissing: true }
     )
 
-    const setStatus = (f: (s: SessionStatus) => SessionStatus) => SubscriptionRef.update(status, f)
+    // Publishes only real changes: the speaker re-syncs on every published status.
+    const setStatus = (f: (s: SessionStatus) => SessionStatus) =>
+      Effect.flatMap(SubscriptionRef.get(status), (s) => {
+        const next = f(s)
+        return next === s ? Effect.void : SubscriptionRef.set(status, next)
+      })
 
     const perform = (action: Fsm.FsmAction): Effect.Effect<void> =>
       Effect.gen(function*() {
