@@ -1,0 +1,186 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Queue, Result, Stream, SubscriptionRef } from "effect"
+import * as net from "node:net"
+import { crc32 } from "node:zlib"
+import * as BgpSession from "../../src/bgp/BgpSession.ts"
+import { decodeMessage, encodeMessage } from "../../src/bgp/Codec.ts"
+import type { BgpMessage } from "../../src/bgp/Message.ts"
+import { AS_TRANS } from "../../src/bgp/Message.ts"
+import { MessageReader } from "../../src/bgp/MessageReader.ts"
+import { makeOpen } from "../../src/bgp/Negotiation.ts"
+
+const peerConfig = (port: number, extra: Partial<BgpSession.PeerConfig> = {}): BgpSession.PeerConfig => ({
+  address: "127.0.0.1",
+  port,
+  localAsn: 64500,
+  peerAsn: 64512,
+  holdTime: 9,
+  ...extra
+})
+
+describe("BgpSession helpers", () => {
+  it("router ID: configured, else the local IPv4, else CRC-32 of the node name little-endian (MetalLB)", () => {
+    const c = crc32("node-1") >>> 0
+    const le = ((c & 0xff) * 2 ** 24) + ((c >>> 8) & 0xff) * 2 ** 16 + ((c >>> 16) & 0xff) * 2 ** 8 + (c >>> 24)
+    assert.strictEqual(BgpSession.routerIdFromNodeName("node-1"), le)
+    const config = peerConfig(179)
+    assert.strictEqual(BgpSession.routerIdFor({ ...config, routerId: "10.0.0.1" }, "192.0.2.11", "n"), 0x0a000001)
+    assert.strictEqual(BgpSession.routerIdFor(config, "192.0.2.11", "n"), 0xc000020b)
+    assert.strictEqual(BgpSession.routerIdFor(config, "::ffff:192.0.2.11", "n"), 0xc000020b)
+    assert.strictEqual(BgpSession.routerIdFor(config, "2001:db8::1", "node-1"), le)
+  })
+
+  it("OPEN: AS_TRANS in My AS above 65535, MP IPv4+IPv6, route refresh, 4-octet AS, GR with the R bit when restarting", () => {
+    const open = BgpSession.openFor(peerConfig(179, { localAsn: 4200000000, gracefulRestart: { restartTime: 120 } }), 1, true)
+    assert.strictEqual(open.myAs, AS_TRANS)
+    assert.strictEqual(open.holdTime, 9)
+    const tags = open.capabilities.map((c) => c._tag)
+    assert.deepStrictEqual(tags, ["Multiprotocol", "Multiprotocol", "RouteRefresh", "GracefulRestart", "FourOctetAs"])
+    const gr = open.capabilities.find((c) => c._tag === "GracefulRestart")
+    assert.deepStrictEqual(gr, {
+      _tag: "GracefulRestart",
+      flags: 0x8,
+      restartTime: 120,
+      families: [{ afi: 1, safi: 1, flags: 0x80 }, { afi: 2, safi: 1, flags: 0x80 }]
+    })
+    assert.isFalse(BgpSession.openFor(peerConfig(179), 1, false).capabilities.some((c) => c._tag === "GracefulRestart"))
+  })
+
+  it("rejects bad configuration naming the field", () => {
+    const field = (extra: Partial<BgpSession.PeerConfig>) => {
+      const r = BgpSession.validateConfig(peerConfig(179, extra))
+      return Result.isFailure(r) ? r.failure.field : undefined
+    }
+    assert.strictEqual(field({ address: "nope" }), "address")
+    assert.strictEqual(field({ port: 0 }), "port")
+    assert.strictEqual(field({ localAsn: 0 }), "myASN")
+    assert.strictEqual(field({ peerAsn: 2 ** 32 }), "peerASN")
+    assert.strictEqual(field({ holdTime: 2 }), "holdTime")
+    assert.strictEqual(field({ routerId: "2001:db8::1" }), "routerID")
+    assert.strictEqual(field({ password: "x".repeat(81) }), "password")
+    assert.strictEqual(field({ gracefulRestart: { restartTime: 5000 } }), "gracefulRestart.restartTime")
+    assert.isUndefined(field({}))
+  })
+
+  it("maps codec errors to the FSM event that carries their NOTIFICATION", () => {
+    const n = (code: number) => ({ code, subcode: 1, data: new Uint8Array() })
+    assert.strictEqual(BgpSession.decodeErrorEvent(n(1))._tag, "BgpHeaderErr")
+    assert.strictEqual(BgpSession.decodeErrorEvent(n(2))._tag, "BgpOpenMsgErr")
+    assert.strictEqual(BgpSession.decodeErrorEvent(n(3))._tag, "UpdateMsgErr")
+  })
+})
+
+/** A scripted router on 127.0.0.1: hands each connection's decoded messages to the test, sends what it is told. */
+const fakeRouter = Effect.acquireRelease(
+  Effect.flatMap(Queue.unbounded<FakeConnection>(), (connections) => Effect.callback<{ server: net.Server; port: number; connections: Queue.Queue<FakeConnection> }>((resume) => {
+    const server = net.createServer((socket) => {
+      const messages = Effect.runSync(Queue.unbounded<BgpMessage>())
+      const reader = new MessageReader()
+      socket.on("data", (chunk) => {
+        for (const frame of reader.feed(chunk).frames) {
+          const m = decodeMessage(frame, { fourOctetAs: true })
+          if (Result.isSuccess(m)) Queue.offerUnsafe(messages, m.success)
+        }
+      })
+      socket.on("error", () => undefined)
+      Queue.offerUnsafe(connections, { socket, messages, send: (bytes: Uint8Array) => Effect.sync(() => void socket.write(bytes)) })
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      resume(Effect.succeed({ server, port: typeof address === "object" && address !== null ? address.port : 0, connections }))
+    })
+  })),
+  ({ server }) => Effect.sync(() => server.close())
+)
+
+interface FakeConnection {
+  readonly socket: net.Socket
+  readonly messages: Queue.Queue<BgpMessage>
+  readonly send: (bytes: Uint8Array) => Effect.Effect<void>
+}
+
+const routerOpen = (asn = 64512) =>
+  encodeMessage(makeOpen({ asn, holdTime: 9, bgpIdentifier: 0x01010101, families: [{ afi: 1, safi: 1 }] }))
+const keepalive = encodeMessage({ _tag: "Keepalive" })
+
+const until = (status: SubscriptionRef.SubscriptionRef<BgpSession.SessionStatus>, p: (s: BgpSession.SessionStatus) => boolean) =>
+  SubscriptionRef.changes(status).pipe(Stream.filter(p), Stream.runHead, Effect.timeout("5 seconds"))
+
+const nextOf = <T extends BgpMessage["_tag"]>(c: FakeConnection, tag: T) =>
+  Effect.gen(function*() {
+    while (true) {
+      const m = yield* Queue.take(c.messages)
+      if (m._tag === tag) return m as Extract<BgpMessage, { _tag: T }>
+    }
+  }).pipe(Effect.timeout("5 seconds"))
+
+const establish = Effect.gen(function*() {
+  const router = yield* fakeRouter
+  const session = yield* BgpSession.open(peerConfig(router.port), { nodeName: "n1" })
+  const c = yield* Queue.take(router.connections)
+  const open = yield* nextOf(c, "Open")
+  yield* c.send(routerOpen())
+  yield* c.send(keepalive)
+  yield* nextOf(c, "Keepalive")
+  yield* until(session.status, (s) => s.established !== undefined)
+  return { router, session, c, open }
+})
+
+describe("BgpSession over loopback", () => {
+  it.live("reaches Established with a router and sends our OPEN first", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { session, open } = yield* establish
+      assert.strictEqual(open.myAs, 64500)
+      assert.strictEqual(open.bgpIdentifier, 0x7f000001) // the session's local IPv4
+      const s = yield* SubscriptionRef.get(session.status)
+      assert.strictEqual(s.established?.holdTime, 9)
+      assert.isFalse(s.established?.internal)
+      assert.deepStrictEqual(s.established?.families, [{ afi: 1, safi: 1 }])
+    })))
+
+  it.live("answers a malformed UPDATE with the NOTIFICATION the codec names, then reconnects", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { router, session, c } = yield* establish
+      // Withdrawn Routes Length overruns the message: 3/1 Malformed Attribute List.
+      const bad = Uint8Array.from([...new Uint8Array(16).fill(0xff), 0, 23, 2, 0, 9, 0, 0])
+      const expected = decodeMessage(bad)
+      assert.isTrue(Result.isFailure(expected))
+      if (Result.isSuccess(expected)) return
+      yield* c.send(bad)
+      const n = yield* nextOf(c, "Notification")
+      assert.strictEqual(n.code, expected.failure.code)
+      assert.strictEqual(n.subcode, expected.failure.subcode)
+      const down = yield* until(session.status, (s) => s.established === undefined)
+      assert.match(down._tag === "Some" ? down.value.lastError ?? "" : "", /UPDATE Message Error \/ Malformed Attribute List/)
+      // The reconnect schedule dials again.
+      yield* Queue.take(router.connections).pipe(Effect.timeout("5 seconds"))
+    })))
+
+  it.live("refuses a router with the wrong AS (2/2) and a bad header (1/1)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const router = yield* fakeRouter
+      yield* BgpSession.open(peerConfig(router.port), { nodeName: "n1" })
+      const c = yield* Queue.take(router.connections)
+      yield* nextOf(c, "Open")
+      yield* c.send(routerOpen(64999))
+      const n = yield* nextOf(c, "Notification")
+      assert.deepStrictEqual([n.code, n.subcode], [2, 2])
+      const again = yield* Queue.take(router.connections).pipe(Effect.timeout("5 seconds"))
+      yield* nextOf(again, "Open")
+      yield* again.send(Uint8Array.from([...new Uint8Array(16).fill(0xfe), 0, 19, 4]))
+      const h = yield* nextOf(again, "Notification")
+      assert.deepStrictEqual([h.code, h.subcode], [1, 1])
+    })))
+
+  it.live("sends Cease / Administrative Shutdown when its scope closes", () =>
+    Effect.gen(function*() {
+      const done = yield* Deferred.make<FakeConnection>()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const { c } = yield* establish
+        yield* Deferred.succeed(done, c)
+      }))
+      const c = yield* Deferred.await(done)
+      const n = yield* nextOf(c, "Notification")
+      assert.deepStrictEqual([n.code, n.subcode], [6, 2])
+    }))
+})
