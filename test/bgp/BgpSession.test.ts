@@ -18,6 +18,12 @@ const peerConfig = (port: number, extra: Partial<BgpSession.PeerConfig> = {}): B
   ...extra
 })
 
+const field = (extra: Partial<BgpSession.PeerConfig>) => {
+  const r = BgpSession.validateConfig(peerConfig(179, extra))
+  return Result.isFailure(r) ? r.failure.field : undefined
+}
+const n = (code: number) => ({ code, subcode: 1, data: new Uint8Array() })
+
 describe("BgpSession helpers", () => {
   it("router ID: configured, else the local IPv4, else CRC-32 of the node name little-endian (MetalLB)", () => {
     const c = crc32("node-1") >>> 0
@@ -47,10 +53,6 @@ describe("BgpSession helpers", () => {
   })
 
   it("rejects bad configuration naming the field", () => {
-    const field = (extra: Partial<BgpSession.PeerConfig>) => {
-      const r = BgpSession.validateConfig(peerConfig(179, extra))
-      return Result.isFailure(r) ? r.failure.field : undefined
-    }
     assert.strictEqual(field({ address: "nope" }), "address")
     assert.strictEqual(field({ port: 0 }), "port")
     assert.strictEqual(field({ localAsn: 0 }), "myASN")
@@ -63,7 +65,6 @@ describe("BgpSession helpers", () => {
   })
 
   it("maps codec errors to the FSM event that carries their NOTIFICATION", () => {
-    const n = (code: number) => ({ code, subcode: 1, data: new Uint8Array() })
     assert.strictEqual(BgpSession.decodeErrorEvent(n(1))._tag, "BgpHeaderErr")
     assert.strictEqual(BgpSession.decodeErrorEvent(n(2))._tag, "BgpOpenMsgErr")
     assert.strictEqual(BgpSession.decodeErrorEvent(n(3))._tag, "UpdateMsgErr")
