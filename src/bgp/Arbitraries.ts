@@ -69,10 +69,10 @@ export const open: fc.Arbitrary<OpenMessage> = fc.record({
   capabilities: fc.array(capability, { maxLength: 10 })
 })
 
-const segments = (asnSize: 2 | 4): fc.Arbitrary<Array<AsPathSegment>> =>
+const segments = (asnSize: 2 | 4, maxType: 2 | 4): fc.Arbitrary<Array<AsPathSegment>> =>
   fc.array(
     fc.record({
-      type: fc.integer({ min: 1, max: 4 }),
+      type: fc.integer({ min: 1, max: maxType }),
       asns: fc.array(asnSize === 4 ? u32 : u16, { minLength: 1, maxLength: 12 })
     }),
     { maxLength: 4 }
@@ -136,7 +136,7 @@ export const update = (options: Pick<CodecOptions, "fourOctetAs">): fc.Arbitrary
       nlri: fc.array(prefixV4, { maxLength: 20 }),
       mandatory: fc.boolean(),
       origin: fc.integer({ min: 0, max: 2 }),
-      asPath: segments(asnSize),
+      asPath: segments(asnSize, 4),
       nextHop: unicastIpv4,
       optional: fc.record(
         {
@@ -146,7 +146,8 @@ export const update = (options: Pick<CodecOptions, "fourOctetAs">): fc.Arbitrary
           aggregator: fc.record({ asn, address: fc.uint8Array({ minLength: 4, maxLength: 4 }) }),
           communities: fc.array(u32, { minLength: 1, maxLength: 20 }),
           largeCommunities: fc.array(largeCommunity, { minLength: 1, maxLength: 10 }),
-          as4Path: segments(4),
+          // AS4_PATH carries no confederation segments (RFC 6793 §3).
+          as4Path: segments(4, 2),
           as4Aggregator: fc.record({ asn: u32, address: fc.uint8Array({ minLength: 4, maxLength: 4 }) }),
           mpReach,
           mpUnreach

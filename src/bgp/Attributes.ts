@@ -65,7 +65,8 @@ const decodeSegments = (
   buf: Uint8Array,
   start: number,
   end: number,
-  asnSize: 2 | 4
+  asnSize: 2 | 4,
+  maxType: 2 | 4
 ): Array<AsPathSegment> | string => {
   const segments: Array<AsPathSegment> = []
   let p = start
@@ -73,7 +74,11 @@ const decodeSegments = (
     if (p + 2 > end) return `segment header at offset ${p - start} is truncated`
     const type = u8(buf, p)
     const count = u8(buf, p + 1)
-    if (type < 1 || type > 4) return `segment type ${type} is not AS_SET, AS_SEQUENCE or a confederation segment`
+    if (type < 1 || type > maxType) {
+      return maxType === 4
+        ? `segment type ${type} is not AS_SET, AS_SEQUENCE or a confederation segment`
+        : `segment type ${type} is not AS_SET or AS_SEQUENCE`
+    }
     if (count === 0) return `segment at offset ${p - start} has no AS numbers`
     const size = count * asnSize
     if (p + 2 + size > end) return `segment of ${count} AS numbers overruns the attribute`
@@ -131,15 +136,15 @@ const decodeValue = (
       return { _tag: "Origin", value }
     }
     case AttributeType.AsPath: {
-      const segments = decodeSegments(buf, at, at + length, options.fourOctetAs ? 4 : 2)
+      const segments = decodeSegments(buf, at, at + length, options.fourOctetAs ? 4 : 2, 4)
       if (typeof segments === "string") {
         return problem("treat-as-withdraw", UpdateSubcode.MalformedAsPath, EMPTY, `AS_PATH: ${segments}`)
       }
       return { _tag: "AsPath", segments }
     }
     case AttributeType.As4Path: {
-      const segments = decodeSegments(buf, at, at + length, 4)
-      // RFC 6793 §6: a malformed AS4_PATH is discarded, the UPDATE stays.
+      // RFC 6793 §6: a malformed AS4_PATH, or one with confederation segments, is discarded; the UPDATE stays.
+      const segments = decodeSegments(buf, at, at + length, 4, 2)
       if (typeof segments === "string") {
         return problem("attribute-discard", UpdateSubcode.OptionalAttributeError, raw, `AS4_PATH: ${segments}`)
       }

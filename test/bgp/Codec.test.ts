@@ -166,7 +166,146 @@ describe("known byte vectors", () => {
   })
 })
 
+describe("messages captured from gobgpd 3.10.0 (AS 64512, peer with 4-octet AS)", () => {
+  const captured = {
+    open: `${MARKER} 0041 01 04 fc00 005a c0000201 24 02 22
+      0200 49 04 02766d00 01 04 0001 0001 01 04 0002 0001 41 04 0000fc00 05 06 0001 0001 0002`,
+    ipv4: `${MARKER} 003e 02 0000 0022 400101 02 400206 02 01 0000fc00 400304 c0000201 800404 0000000a
+      c00804 fde80064 20 cb00710a`,
+    ipv6: `${MARKER} 0063 02 0000 004c 400101 02 400206 02 01 0000fc00 c00804 fde80064
+      800e26 0002 01 10 20010db8000000000000000000000001 00 80 20010db8ffff00000000000000000010
+      c0200c 0000fc00 00000001 00000002`
+  }
+
+  it("decodes gobgpd's OPEN, keeping its FQDN and extended next hop capabilities raw, and re-encodes it exactly", () => {
+    const bytes = hex(captured.open)
+    const open = ok(bytes)
+    expect(open).toEqual({
+      _tag: "Open",
+      myAs: 64512,
+      holdTime: 90,
+      bgpIdentifier: 0xc0000201,
+      capabilities: [
+        { _tag: "RouteRefresh" },
+        { _tag: "UnknownCapability", code: 73, value: hex("02766d00") },
+        { _tag: "Multiprotocol", afi: 1, safi: 1 },
+        { _tag: "Multiprotocol", afi: 2, safi: 1 },
+        { _tag: "FourOctetAs", asn: 64512 },
+        { _tag: "UnknownCapability", code: 5, value: hex("000100010002") }
+      ]
+    })
+    expect(encodeMessage(open)).toEqual(bytes)
+  })
+
+  it("decodes gobgpd's IPv4 and IPv6 UPDATEs and re-encodes them exactly", () => {
+    const ipv4 = hex(captured.ipv4)
+    expect(ok(ipv4)).toEqual({
+      _tag: "Update",
+      withdrawn: [],
+      attributes: [
+        { _tag: "Origin", value: 2 },
+        { _tag: "AsPath", segments: [{ type: 2, asns: [64512] }] },
+        { _tag: "NextHop", address: hex("c0000201") },
+        { _tag: "MultiExitDisc", value: 10 },
+        { _tag: "Communities", values: [0xfde80064] }
+      ],
+      nlri: [p("203.0.113.10/32")]
+    })
+    const ipv6 = hex(captured.ipv6)
+    const update = ok(ipv6)
+    expect(update).toEqual({
+      _tag: "Update",
+      withdrawn: [],
+      attributes: [
+        { _tag: "Origin", value: 2 },
+        { _tag: "AsPath", segments: [{ type: 2, asns: [64512] }] },
+        { _tag: "Communities", values: [0xfde80064] },
+        {
+          _tag: "MpReachNlri",
+          afi: 2,
+          safi: 1,
+          nextHop: hex("20010db8000000000000000000000001"),
+          nlri: [p("2001:db8:ffff::10/128")]
+        },
+        { _tag: "LargeCommunities", values: [{ globalAdmin: 64512, localData1: 1, localData2: 2 }] }
+      ],
+      nlri: []
+    })
+    expect(encodeMessage(ok(ipv4), { fourOctetAs: true })).toEqual(ipv4)
+    expect(encodeMessage(update, { fourOctetAs: true })).toEqual(ipv6)
+  })
+})
+
+describe("messages captured from FRR 8.4.4 bgpd (AS 64512, session over loopback)", () => {
+  it("decodes FRR's OPEN: one capability per parameter, GR with R and N bits, ADD-PATH and LLGR kept raw", () => {
+    const bytes = hex(`${MARKER} 007e 01 04 fc00 00b4 c0000201 61
+      02 06 01 04 0001 0001
+      02 06 01 04 0002 0001
+      02 02 80 00
+      02 02 02 00
+      02 02 46 00
+      02 06 41 04 0000fc00
+      02 02 06 00
+      02 0a 45 08 0001 01 01 0002 01 01
+      02 0b 49 09 07 6c62682d727472 00
+      02 0c 40 0a c078 0001 01 00 0002 01 00
+      02 10 47 0e 0001 01 80 000000 0002 01 80 000000`)
+    const open = ok(bytes)
+    expect(open).toEqual({
+      _tag: "Open",
+      myAs: 64512,
+      holdTime: 180,
+      bgpIdentifier: 0xc0000201,
+      capabilities: [
+        { _tag: "Multiprotocol", afi: 1, safi: 1 },
+        { _tag: "Multiprotocol", afi: 2, safi: 1 },
+        { _tag: "UnknownCapability", code: 128, value: new Uint8Array(0) },
+        { _tag: "RouteRefresh" },
+        { _tag: "UnknownCapability", code: 70, value: new Uint8Array(0) },
+        { _tag: "FourOctetAs", asn: 64512 },
+        { _tag: "ExtendedMessage" },
+        { _tag: "UnknownCapability", code: 69, value: hex("0001 01 01 0002 01 01") },
+        { _tag: "UnknownCapability", code: 73, value: hex("07 6c62682d727472 00") },
+        {
+          _tag: "GracefulRestart",
+          flags: 0xc,
+          restartTime: 120,
+          families: [{ afi: 1, safi: 1, flags: 0 }, { afi: 2, safi: 1, flags: 0 }]
+        },
+        { _tag: "UnknownCapability", code: 71, value: hex("0001 01 80 000000 0002 01 80 000000") }
+      ]
+    })
+    // We group the capabilities into one parameter, so the bytes differ but the value survives.
+    expect(ok(encodeMessage(open))).toEqual(open)
+  })
+
+  it("decodes FRR's UPDATEs with Extended Length AS_PATH and MP_REACH, and treats its loopback NEXT_HOP as withdraw", () => {
+    const ipv4 = issuesOf(hex(`${MARKER} 0037 02 0000 001c 400101 00 50020006 02 01 0000fc00 400304 7f000001
+      800404 00000000 18 cb0071`))
+    // FRR and gobgpd both reject 127.0.0.1 as a NEXT_HOP too (gobgpd: "invalid nexthop address").
+    expect(ipv4.issues).toEqual([expect.objectContaining({ action: "treat-as-withdraw", subcode: 8, data: hex("400304 7f000001") })])
+    expect(ipv4.attributes).toEqual([
+      { _tag: "Origin", value: 0 },
+      { _tag: "AsPath", segments: [{ type: 2, asns: [64512] }] },
+      { _tag: "MultiExitDisc", value: 0 }
+    ])
+    expect(reachability(ipv4)).toEqual({ announced: [], withdrawn: [p("203.0.113.0/24")] })
+    const ipv6 = issuesOf(hex(`${MARKER} 004c 02 0000 0035
+      900e001c 0002 01 10 00000000000000000000ffff7f000001 00 30 20010db8ffff
+      400101 00 50020006 02 01 0000fc00 800404 00000000`))
+    expect(ipv6.issues).toBeUndefined()
+    expect(ipv6.attributes[0]).toEqual({
+      _tag: "MpReachNlri",
+      afi: 2,
+      safi: 1,
+      nextHop: hex("00000000000000000000ffff7f000001"),
+      nlri: [p("2001:db8:ffff::/48")]
+    })
+  })
+})
+
 describe("End-of-RIB", () => {
+  // Byte for byte what FRR 8.4.4 sent in the capture above.
   it("is an empty UPDATE for IPv4 unicast and an empty MP_UNREACH_NLRI for IPv6 unicast", () => {
     expect(encodeMessage(endOfRib(1, 1))).toEqual(hex(`${MARKER} 0017 02 0000 0000`))
     expect(encodeMessage(endOfRib(2, 1))).toEqual(hex(`${MARKER} 001d 02 0000 0006 800f03 0002 01`))
@@ -315,7 +454,7 @@ describe("UPDATE Message errors (RFC 4271 §6.3 codes, RFC 7606 actions)", () =>
   })
 
   it("discards malformed ATOMIC_AGGREGATE, AGGREGATOR, AS4_PATH and AS4_AGGREGATOR, keeping the UPDATE", () => {
-    const cases = ["40 06 01 00", "c0 07 05 0000fde9 00", "c0 11 03 02 01 00", "c0 12 04 0000fde9"]
+    const cases = ["40 06 01 00", "c0 07 05 0000fde9 00", "c0 11 03 02 01 00", "c0 11 06 03 01 0000fde9", "c0 12 04 0000fde9"]
     for (const bad of cases) {
       const message = issuesOf(update("", `${origin} ${asPath} ${nextHop} ${bad}`, nlri))
       expect(message.issues).toEqual([expect.objectContaining({ action: "attribute-discard" })])

@@ -1,7 +1,7 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as Arb from "../../src/bgp/Arbitraries.ts"
-import { encodeMessage } from "../../src/bgp/Codec.ts"
+import { decodeMessage, encodeMessage } from "../../src/bgp/Codec.ts"
 import { MessageReader } from "../../src/bgp/MessageReader.ts"
 import { hex, MARKER } from "./hex.ts"
 
@@ -33,6 +33,25 @@ describe("MessageReader", () => {
           expect(reader.buffered).toBe(0)
         }
       ),
+      { numRuns: 300 }
+    )
+  })
+
+  it("never throws on damaged streams, and every frame it returns decodes without throwing", () => {
+    fc.assert(
+      fc.property(fc.array(Arb.mutated, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 300 }), (inputs, size) => {
+        const reader = new MessageReader()
+        const stream = new Uint8Array(inputs.flatMap(({ bytes }) => [...bytes]))
+        let failure: { readonly code: number } | undefined
+        for (let at = 0; at < stream.length && failure === undefined; at += size) {
+          const { frames, error } = reader.feed(stream.subarray(at, at + size))
+          for (const frame of frames) decodeMessage(frame, { fourOctetAs: true })
+          failure = error
+        }
+        // Framing can only fail with a Message Header Error, and then stays failed.
+        expect(failure === undefined || failure.code === 1).toBe(true)
+        expect(failure === undefined || reader.next()._tag === "FrameError").toBe(true)
+      }),
       { numRuns: 300 }
     )
   })
