@@ -13,7 +13,7 @@ import { Effect, Schedule } from "effect"
 import { readFileSync } from "node:fs"
 import * as Netns from "../src/testing/Netns.ts"
 import * as Routers from "../src/testing/Routers.ts"
-import { startNode } from "../test/lab/bgpLab.ts"
+import { parseStamp, startNode } from "../test/lab/bgpLab.ts"
 
 const quick = process.argv.includes("--quick")
 const count = quick ? 1_000 : 10_000
@@ -40,20 +40,12 @@ const bgpd = `router bgp 64512
  exit-address-family
 !`
 
-/** `2026/11/26 13:50:01.123456` (FRR, precision 6) or `2026-11-26T13:50:01.123456` (ip -ts) → epoch seconds. */
-const parseStamp = (text: string): number => {
-  const m = /(\d{4})[/-](\d\d)[/-](\d\d)[ T](\d\d):(\d\d):(\d\d)\.(\d+)/.exec(text)
-  if (m === null) return Number.NaN
-  const [, y, mo, d, h, mi, s, frac] = m
-  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) / 1000 + Number(`0.${frac}`)
-}
-
 const established = (frr: Routers.Frr, neighbor: string, after: number) =>
   Effect.gen(function*() {
     const pattern = new RegExp(`^(\\S+ \\S+).*ADJCHANGE: neighbor ${neighbor.replaceAll(".", "\\.")}\\S* .*Up`, "gm")
     const match = yield* frr.bgpd.waitFor(new RegExp(`ADJCHANGE: neighbor ${neighbor.replaceAll(".", "\\.")}\\S* .*Up`), { timeout: "30 seconds" })
     void match
-    const stamps = [...frr.bgpd.stdout().matchAll(pattern)].map((m) => parseStamp(m[1] ?? "")).filter((t) => t >= after)
+    const stamps = [...frr.bgpd.stdout().matchAll(pattern)].map((m) => parseStamp(m[1] ?? "") / 1000).filter((t) => t >= after)
     const first = stamps[0]
     if (first === undefined) return yield* new Netns.LabError({ command: "FRR log", reason: `no Established of ${neighbor} after ${after}` })
     return first
@@ -72,7 +64,7 @@ const fibComplete = (monitor: Netns.LabProcess, nextHop: string, from: number) =
         const m = /^\[([^\]]+)\] (\d+\.\d+\.\d+\.\d+) .*via (\S+)/.exec(line)
         if (m === null || m[3] !== nextHop || !wanted.has(m[2] ?? "")) continue
         seen.add(m[2] ?? "")
-        last = parseStamp(m[1] ?? "")
+        last = parseStamp(m[1] ?? "") / 1000
       }
       return seen.size === wanted.size ? last : undefined
     })

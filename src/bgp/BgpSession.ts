@@ -223,10 +223,13 @@ type Input =
   | { readonly _tag: "Frame"; readonly conn: number; readonly bytes: Uint8Array }
   | { readonly _tag: "FrameError"; readonly conn: number; readonly notification: Fsm.Notification }
   | { readonly _tag: "BfdDown" }
+  | { readonly _tag: "Incoming"; readonly socket: net.Socket }
   | { readonly _tag: "Stop"; readonly done: Deferred.Deferred<void> }
 
 interface Connection {
   readonly id: number
+  /** Who opened the TCP connection: decides RFC 4271 §6.8 collisions. */
+  readonly initiator: "LocallyInitiated" | "RemotelyInitiated"
   socket: net.Socket | undefined
   readonly reader: MessageReader
   codec: Codec.CodecOptions
@@ -240,7 +243,8 @@ const connectionEvent = (conn: number, event: Fsm.FsmEvent): Input => ({ _tag: "
 /** Opens one session; it runs until the scope closes, which sends Cease / Administrative Shutdown. */
 export const open = (
   input: PeerConfig,
-  options: SessionOptions
+  options: SessionOptions,
+  listener?: Listener
 ): Effect.Effect<Session, BgpSessionError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* Effect.fromResult(validateConfig(input))
@@ -264,6 +268,8 @@ export const open = (
       connectRetryTime: config.connectTime ?? 120
     }))
     let current: Connection | undefined
+    /** An incoming connection waiting for its OPEN to settle a collision with `current` (RFC 4271 §6.8). */
+    let pending: Connection | undefined
     let nextConnection = 0
     let establishedCount = 0
     let restarting = options.restarted === true
@@ -303,6 +309,39 @@ export const open = (
         conn.socket = undefined
       })
 
+    /** Feeds a socket's frames and failures to the inbox, tagged with its connection. */
+    const wire = (conn: Connection, socket: net.Socket) => {
+      socket.setNoDelay(true)
+      conn.socket = socket
+      let failed = false
+      const fail = () => {
+        if (failed) return
+        failed = true
+        offerUnsafe(connectionEvent(conn.id, { _tag: "TcpConnectionFails" }))
+      }
+      socket.on("error", fail)
+      socket.on("close", fail)
+      socket.on("data", (chunk: Buffer) => {
+        const { frames, error } = conn.reader.feed(chunk)
+        for (const bytes of frames) offerUnsafe({ _tag: "Frame", conn: conn.id, bytes })
+        if (error !== undefined) {
+          socket.pause()
+          offerUnsafe({ _tag: "FrameError", conn: conn.id, notification: { code: error.code, subcode: error.subcode, data: error.data } })
+        }
+      })
+    }
+
+    const newConnection = (initiator: Connection["initiator"]): Connection => ({
+      id: ++nextConnection,
+      socket: undefined,
+      reader: new MessageReader(),
+      codec: Codec.initialOptions,
+      open: undefined,
+      negotiated: undefined,
+      dead: false,
+      initiator
+    })
+
     /** Prepares the fd natively (MD5, source, TTL) so the very first SYN carries them, then connects with `net`. */
     const connect = (conn: Connection) =>
       Effect.gen(function*() {
@@ -322,24 +361,7 @@ export const open = (
         yield* prepared.pipe(Effect.tapError(() => Native.closeFd(fd).pipe(Effect.ignore)))
         yield* Effect.sync(() => {
           const socket = new net.Socket({ fd, readable: true, writable: true })
-          socket.setNoDelay(true)
-          conn.socket = socket
-          let failed = false
-          const fail = () => {
-            if (failed) return
-            failed = true
-            offerUnsafe(connectionEvent(conn.id, { _tag: "TcpConnectionFails" }))
-          }
-          socket.on("error", fail)
-          socket.on("close", fail)
-          socket.on("data", (chunk: Buffer) => {
-            const { frames, error } = conn.reader.feed(chunk)
-            for (const bytes of frames) offerUnsafe({ _tag: "Frame", conn: conn.id, bytes })
-            if (error !== undefined) {
-              socket.pause()
-              offerUnsafe({ _tag: "FrameError", conn: conn.id, notification: { code: error.code, subcode: error.subcode, data: error.data } })
-            }
-          })
+          wire(conn, socket)
           socket.connect({ port, host: config.address }, () => offerUnsafe(connectionEvent(conn.id, { _tag: "TcpCrAcked" })))
         })
       }).pipe(
@@ -374,15 +396,7 @@ export const open = (
             return
           case "InitiateTcpConnection": {
             if (current !== undefined) yield* closeSocket(current)
-            const fresh: Connection = {
-              id: ++nextConnection,
-              socket: undefined,
-              reader: new MessageReader(),
-              codec: Codec.initialOptions,
-              open: undefined,
-              negotiated: undefined,
-              dead: false
-            }
+            const fresh = newConnection("LocallyInitiated")
             current = fresh
             yield* connect(fresh)
             return
@@ -513,6 +527,60 @@ export const open = (
         }
       })
 
+    const notifyAndClose = (conn: Connection, subcode: number) =>
+      Effect.gen(function*() {
+        if (yield* write(conn, { _tag: "Notification", code: ErrorCode.Cease, subcode, data: new Uint8Array(0) })) {
+          yield* Metrics.update(Metrics.bgpNotificationsSent, labels, 1)
+        }
+        yield* closeSocket(conn)
+      })
+
+    /** Makes `conn` (accepted from the peer) this session's connection; `replay` is an OPEN already read from it. */
+    const adopt = (conn: Connection, replay?: Uint8Array) =>
+      Effect.gen(function*() {
+        if (fsm.name === "Idle") {
+          yield* FiberHandle.clear(reconnect)
+          yield* step({ _tag: "AutomaticStartWithPassiveTcpEstablishment" })
+        }
+        if (current !== undefined && current !== conn) yield* closeSocket(current)
+        current = conn
+        yield* step({ _tag: "TcpConnectionConfirmed" })
+        if (replay !== undefined) yield* onMessage(conn, replay)
+      })
+
+    const incoming = (socket: net.Socket) =>
+      Effect.gen(function*() {
+        // Established without CollisionDetectEstablishedState, stopping, or one collision already pending: refuse.
+        if (stopped || fsm.name === "Established" || pending !== undefined) {
+          socket.destroy()
+          return
+        }
+        const conn = newConnection("RemotelyInitiated")
+        wire(conn, socket)
+        yield* log("accepted a connection from the peer")
+        if (fsm.name === "OpenSent" || fsm.name === "OpenConfirm") {
+          pending = conn
+          return
+        }
+        yield* adopt(conn)
+      })
+
+    /** The first message on a pending incoming connection: its OPEN decides the collision. */
+    const pendingFrame = (conn: Connection, bytes: Uint8Array) =>
+      Effect.gen(function*() {
+        pending = undefined
+        const decoded = Codec.decodeMessage(bytes, conn.codec)
+        if (Result.isFailure(decoded) || decoded.success._tag !== "Open") return yield* closeSocket(conn)
+        if (fsm.name === "Established") return yield* notifyAndClose(conn, CeaseSubcode.ConnectionCollisionResolution)
+        if ((fsm.name === "OpenSent" || fsm.name === "OpenConfirm") && current !== undefined) {
+          const loser = Fsm.collisionLoser(fsm.config.localBgpId, decoded.success.bgpIdentifier)
+          yield* log(`connection collision: closing the ${loser === "LocallyInitiated" ? "local" : "remote"}ly initiated one`)
+          if (loser !== current.initiator) return yield* notifyAndClose(conn, CeaseSubcode.ConnectionCollisionResolution)
+          yield* step({ _tag: "OpenCollisionDump" })
+        }
+        yield* adopt(conn, bytes)
+      })
+
     const handle = (item: Input): Effect.Effect<void> =>
       Effect.gen(function*() {
         switch (item._tag) {
@@ -522,10 +590,17 @@ export const open = (
             return
           }
           case "Event":
+            if (pending !== undefined && item.conn === pending.id) {
+              if (item.event._tag === "TcpConnectionFails") pending = undefined
+              return
+            }
             // Socket events of a connection that was dropped or replaced are stale.
             if (item.conn !== undefined && item.conn !== current?.id) return
             return yield* step(item.event)
+          case "Incoming":
+            return yield* incoming(item.socket)
           case "Frame":
+            if (pending !== undefined && item.conn === pending.id) return yield* pendingFrame(pending, item.bytes)
             if (current === undefined || item.conn !== current.id) return
             return yield* onMessage(current, item.bytes)
           case "FrameError":
@@ -538,6 +613,8 @@ export const open = (
           case "Stop":
             stopped = true
             yield* FiberHandle.clear(reconnect)
+            if (pending !== undefined) yield* closeSocket(pending)
+            pending = undefined
             yield* step({ _tag: "ManualStop", subcode: CeaseSubcode.AdministrativeShutdown })
             yield* Deferred.succeed(item.done, undefined)
             return
@@ -570,6 +647,10 @@ export const open = (
       })
     )
 
+    if (listener !== undefined) {
+      yield* listener.register(config.address, config.password, (socket) => offerUnsafe({ _tag: "Incoming", socket }))
+    }
+
     yield* Queue.offer(inbox, { _tag: "Event", event: { _tag: "ManualStart" } })
 
     const sendUpdates = (connection: number, updates: ReadonlyArray<UpdateMessage>): Effect.Effect<boolean> =>
@@ -586,10 +667,102 @@ export const open = (
     return { peer, config, status, sendUpdates } satisfies Session
   })
 
+// ---------------------------------------------------------------------------------------------------------------
+// The listener: incoming connections from configured peers (unknown addresses are refused)
+
+export interface ListenOptions {
+  /** Default 179. */
+  readonly port?: number
+  /** Default: every IPv4 and IPv6 address. */
+  readonly addresses?: ReadonlyArray<string>
+}
+
+export interface Listener {
+  readonly port: number
+  /** Hands connections from `address` to `onSocket` (MD5 key installed on the listening sockets) for the scope. */
+  readonly register: (
+    address: string,
+    password: string | undefined,
+    onSocket: (socket: net.Socket) => void
+  ) => Effect.Effect<void, BgpSessionError, Scope.Scope>
+}
+
+/** Linux IPV6_V6ONLY: the IPv6 socket must not take the IPv4 port the IPv4 socket holds. */
+const IPV6_V6ONLY = 26
+
+const listenError = (message: string) => new BgpSessionError({ peer: "*", field: "listen", message })
+
+const unmapped = (address: string | undefined) => (address ?? "").replace(/^::ffff:(?=\d+\.)/, "")
+
+export const makeListener = (options: ListenOptions): Effect.Effect<Listener, BgpSessionError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const wanted = options.port ?? 179
+    const peers = new Map<string, (socket: net.Socket) => void>()
+    const sockets: Array<{ readonly fd: number; readonly family: 4 | 6 }> = []
+    const listenOn = (address: string, port: number) =>
+      Effect.gen(function*() {
+        const family: 4 | 6 = address.includes(":") ? 6 : 4
+        const fd = yield* Native.tcpSocket(family)
+        const bound = Effect.gen(function*() {
+          if (family === 6) yield* Native.setSockOptInt(fd, Native.constants.IPPROTO_IPV6, IPV6_V6ONLY, 1)
+          yield* Native.bindAddress(fd, address, port)
+        })
+        yield* bound.pipe(Effect.tapError(() => Native.closeFd(fd).pipe(Effect.ignore)))
+        const server = yield* Effect.acquireRelease(
+          Effect.callback<net.Server, BgpSessionError>((resume) => {
+            const server = net.createServer((socket) => {
+              const onSocket = peers.get(unmapped(socket.remoteAddress))
+              if (onSocket === undefined) socket.destroy()
+              else onSocket(socket)
+            })
+            server.once("error", (e) => resume(Effect.fail(listenError(`cannot listen on ${address}:${port}: ${e.message}`))))
+            server.listen({ fd }, () => resume(Effect.succeed(server)))
+          }),
+          (server) => Effect.sync(() => server.close())
+        )
+        sockets.push({ fd, family })
+        const a = server.address()
+        return typeof a === "object" && a !== null ? a.port : port
+      }).pipe(Effect.mapError((e) => (e instanceof BgpSessionError ? e : listenError(e.message))))
+    const addresses = options.addresses ?? ["0.0.0.0", "::"]
+    // With port 0 the first socket picks the port and the others share it.
+    let port = wanted
+    for (const address of addresses) port = yield* listenOn(address, port)
+
+    const register: Listener["register"] = (address, password, onSocket) =>
+      Effect.acquireRelease(
+        Effect.gen(function*() {
+          if (peers.has(address)) return yield* new BgpSessionError({ peer: address, field: "address", message: "a session to this peer is already open" })
+          const family = address.includes(":") ? 6 : 4
+          if (password !== undefined && password !== "") {
+            for (const s of sockets) if (s.family === family) yield* Native.setTcpMd5(s.fd, address, password).pipe(Effect.mapError((e) => listenError(e.message)))
+          }
+          peers.set(address, onSocket)
+        }),
+        () =>
+          Effect.gen(function*() {
+            peers.delete(address)
+            if (password !== undefined && password !== "") {
+              for (const s of sockets) yield* Native.setTcpMd5(s.fd, address, "").pipe(Effect.ignore)
+            }
+          })
+      )
+    return { port, register } satisfies Listener
+  })
+
 /** The session layer: opens sessions for configured peers, each for the lifetime of its scope. */
 export class BgpSession extends Context.Service<BgpSession, {
   readonly open: (peer: PeerConfig) => Effect.Effect<Session, BgpSessionError, Scope.Scope>
+  /** The listening port when accepting connections (after `listen.port: 0`, the one the kernel chose). */
+  readonly listenPort: number | undefined
 }>()("metallb/bgp/BgpSession") {
-  static readonly layer = (options: SessionOptions) =>
-    Layer.succeed(BgpSession, BgpSession.of({ open: (peer) => open(peer, options) }))
+  /** Sessions that dial out, and with `listen` also accept their peers' connections (collisions per RFC 4271 §6.8). */
+  static readonly layer = (options: SessionOptions & { readonly listen?: ListenOptions }) =>
+    Layer.effect(
+      BgpSession,
+      Effect.gen(function*() {
+        const listener = options.listen === undefined ? undefined : yield* makeListener(options.listen)
+        return BgpSession.of({ open: (peer) => open(peer, options, listener), listenPort: listener?.port })
+      })
+    )
 }

@@ -185,3 +185,75 @@ describe("BgpSession over loopback", () => {
       assert.deepStrictEqual([n.code, n.subcode], [6, 2])
     }))
 })
+
+/** Connects to our listener from 127.0.0.1 like a router dialling us. */
+const dialUs = (port: number) =>
+  Effect.gen(function*() {
+    const messages = yield* Queue.unbounded<BgpMessage>()
+    const socket = yield* Effect.acquireRelease(
+      Effect.callback<net.Socket>((resume) => {
+        const socket = net.connect({ port, host: "127.0.0.1" }, () => resume(Effect.succeed(socket)))
+      }),
+      (socket) => Effect.sync(() => socket.destroy())
+    )
+    const reader = new MessageReader()
+    socket.on("data", (chunk) => {
+      for (const frame of reader.feed(chunk).frames) {
+        const m = decodeMessage(frame, { fourOctetAs: true })
+        if (Result.isSuccess(m)) Queue.offerUnsafe(messages, m.success)
+      }
+    })
+    socket.on("error", () => undefined)
+    return { socket, messages, send: (bytes: Uint8Array) => Effect.sync(() => void socket.write(bytes)) } satisfies FakeConnection
+  })
+
+const openWithId = (bgpIdentifier: number) =>
+  encodeMessage(makeOpen({ asn: 64512, holdTime: 9, bgpIdentifier, families: [{ afi: 1, safi: 1 }] }))
+
+describe("BgpSession accepting connections", () => {
+  it.live("accepts the peer's connection while it cannot dial, and reaches Established on it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const listener = yield* BgpSession.makeListener({ port: 0, addresses: ["127.0.0.1"] })
+      // Nothing listens on port 1: our own dial fails and the session waits in its reconnect backoff.
+      const session = yield* BgpSession.open(peerConfig(1), { nodeName: "n1" }, listener)
+      const c = yield* dialUs(listener.port)
+      yield* nextOf(c, "Open")
+      yield* c.send(routerOpen())
+      yield* c.send(keepalive)
+      yield* nextOf(c, "Keepalive")
+      yield* until(session.status, (s) => s.established !== undefined)
+    })))
+
+  it.live("collision, the peer has the higher BGP Identifier: our connection gets Cease 7, the peer's is kept", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const router = yield* fakeRouter
+      const listener = yield* BgpSession.makeListener({ port: 0, addresses: ["127.0.0.1"] })
+      const session = yield* BgpSession.open(peerConfig(router.port), { nodeName: "n1" }, listener)
+      const ours = yield* Queue.take(router.connections)
+      yield* nextOf(ours, "Open") // we are in OpenSent on our connection
+      const theirs = yield* dialUs(listener.port)
+      yield* theirs.send(openWithId(0xc6336401)) // 198.51.100.1 > 127.0.0.1
+      const cease = yield* nextOf(ours, "Notification")
+      assert.deepStrictEqual([cease.code, cease.subcode], [6, 7])
+      yield* nextOf(theirs, "Open")
+      yield* nextOf(theirs, "Keepalive")
+      yield* theirs.send(keepalive)
+      yield* until(session.status, (s) => s.established !== undefined)
+    })))
+
+  it.live("collision, we have the higher BGP Identifier: the peer's connection gets Cease 7, ours is kept", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const router = yield* fakeRouter
+      const listener = yield* BgpSession.makeListener({ port: 0, addresses: ["127.0.0.1"] })
+      const session = yield* BgpSession.open(peerConfig(router.port), { nodeName: "n1" }, listener)
+      const ours = yield* Queue.take(router.connections)
+      yield* nextOf(ours, "Open")
+      const theirs = yield* dialUs(listener.port)
+      yield* theirs.send(openWithId(0x01010101)) // 1.1.1.1 < 127.0.0.1
+      const cease = yield* nextOf(theirs, "Notification")
+      assert.deepStrictEqual([cease.code, cease.subcode], [6, 7])
+      yield* ours.send(openWithId(0x01010101))
+      yield* ours.send(keepalive)
+      yield* until(session.status, (s) => s.established !== undefined)
+    })))
+})

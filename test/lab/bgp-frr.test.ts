@@ -124,4 +124,41 @@ describe.skipIf(gate.skip)("BGP speaker against FRR", () => {
       ))
       assert.deepStrictEqual(kernel, ["2001:db8:0:1::11"])
     })), 60_000)
+
+  it.live("FRR dialling us: accepted when we cannot dial, and a collision settles on one session", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const lab = yield* Netns.make()
+      const hosts = yield* lab.lan({ rtr: 1, n1: 11, n2: 12 })
+      const frr = yield* Routers.startFrr(lab, hosts.rtr.ns, {
+        bgpd: `router bgp 64512
+ bgp router-id 192.0.2.1
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ neighbor 192.0.2.11 remote-as 64500
+ neighbor 192.0.2.11 timers 3 9
+ neighbor 192.0.2.11 timers connect 1
+ neighbor 192.0.2.12 remote-as 64500
+ neighbor 192.0.2.12 timers 3 9
+ neighbor 192.0.2.12 timers connect 1
+ address-family ipv4 unicast
+  neighbor 192.0.2.11 activate
+  neighbor 192.0.2.12 activate
+  maximum-paths 8
+ exit-address-family
+!`
+      })
+      const routes = [{ prefix: vip }]
+      // n1 dials FRR and FRR dials n1: whichever collision happens, one session survives.
+      const n1 = yield* startNode(lab, hosts.n1.ns, { nodeName: "n1", listen: { addresses: ["192.0.2.11"] }, peers: [{ peer: ebgpPeer(), routes }] })
+      // n2 dials a port nobody listens on: only FRR's connection to it can work.
+      const n2 = yield* startNode(lab, hosts.n2.ns, { nodeName: "n2", listen: { addresses: ["192.0.2.12"] }, peers: [{ peer: ebgpPeer({ port: 1790 }), routes }] })
+      yield* n1.waitFor(/"state":"Established"/, "20 seconds")
+      yield* n2.waitFor(/"state":"Established"/, "20 seconds")
+      yield* eventually("two paths", Routers.frrPaths(frr, vip).pipe(Effect.map((ps) => (ps.length === 2 ? ps : undefined))))
+      yield* throughout("both stay Established", Effect.all([
+        Routers.frrNeighborState(frr, "192.0.2.11"),
+        Routers.frrNeighborState(frr, "192.0.2.12")
+      ]).pipe(Effect.map((states) => states.every((st) => st === "Established"))), "3 seconds")
+      assert.match(n2.process.stdout(), /accepted a connection from the peer/)
+    })), 60_000)
 })

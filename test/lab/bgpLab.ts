@@ -22,6 +22,7 @@ export interface NodeSpec {
   readonly nodeName: string
   readonly restarted?: boolean
   readonly bfdListen?: ReadonlyArray<string>
+  readonly listen?: { readonly port?: number; readonly addresses?: ReadonlyArray<string> }
   readonly peers: ReadonlyArray<{ readonly peer: PeerConfig; readonly bfd?: BfdConfig; readonly routes: ReadonlyArray<RouteText> }>
 }
 
@@ -125,3 +126,21 @@ export const ebgpPeer = (extra: Partial<PeerConfig> = {}): PeerConfig => ({
   holdTime: 9,
   ...extra
 })
+
+/** `2026/11/26 13:50:01.123456` (FRR with `log timestamp precision 6`) or `2026-11-26T13:50:01.123456` (ip -ts) → epoch ms. */
+export const parseStamp = (text: string): number => {
+  const m = /(\d{4})[/-](\d\d)[/-](\d\d)[ T](\d\d):(\d\d):(\d\d)\.(\d+)/.exec(text)
+  if (m === null) return Number.NaN
+  const [, y, mo, d, h, mi, s, frac] = m
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) + Number(`0.${frac}`) * 1000
+}
+
+/** The FRR log time (epoch ms) of the first line after `after` (epoch ms) matching `pattern`. */
+export const frrLogTime = (log: string, pattern: RegExp, after: number): number | undefined => {
+  for (const line of log.split("\n")) {
+    if (!pattern.test(line)) continue
+    const t = parseStamp(line)
+    if (t >= after) return t
+  }
+  return undefined
+}
