@@ -214,6 +214,16 @@ export const validateConfig = (config: PeerConfig): Result.Result<PeerConfig, Bg
   return Result.succeed(config)
 }
 
+/**
+ * The delays between reconnect attempts: exponential from `base` (doubling), jittered by ×0.8–1.2 so that many
+ * speakers restarted together do not dial in step, and capped at `cap` (the peer's connectTime).
+ */
+export const reconnectSchedule = (base: Duration.Input, cap: Duration.Duration): Schedule.Schedule<Duration.Duration> =>
+  Schedule.exponential(base).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, cap)))
+  )
+
 // ---------------------------------------------------------------------------------------------------------------
 // The session
 
@@ -275,11 +285,7 @@ export const open = (
     let restarting = options.restarted === true
     let stopped = false
 
-    const cap = Duration.seconds(config.connectTime ?? 120)
-    const backoff = Schedule.exponential(options.reconnectBase ?? "1 second").pipe(
-      Schedule.jittered,
-      Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, cap)))
-    )
+    const backoff = reconnectSchedule(options.reconnectBase ?? "1 second", Duration.seconds(config.connectTime ?? 120))
     let backoffStep = yield* Schedule.toStepWithSleep(backoff)
 
     yield* Metrics.update(Metrics.bgpSessionUp, labels, 0)

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Queue, Result, Stream, SubscriptionRef } from "effect"
+import { Deferred, Duration, Effect, Queue, Result, Schedule, Stream, SubscriptionRef } from "effect"
 import * as net from "node:net"
 import { crc32 } from "node:zlib"
 import * as BgpSession from "../../src/bgp/BgpSession.ts"
@@ -125,6 +125,22 @@ const establish = Effect.gen(function*() {
   yield* nextOf(c, "Keepalive")
   yield* until(session.status, (s) => s.established !== undefined)
   return { router, session, c, open }
+})
+
+describe("BgpSession reconnect schedule", () => {
+  it.effect("doubles from the base with ±20% jitter and stops growing at connectTime", () =>
+    Effect.gen(function*() {
+      const step = yield* Schedule.toStep(BgpSession.reconnectSchedule("1 second", Duration.seconds(30)))
+      let now = 0
+      for (let i = 0; i < 10; i++) {
+        const [, delay] = yield* step(now, undefined)
+        const wait = Duration.toMillis(delay)
+        const nominal = 1000 * 2 ** i
+        assert.isAtLeast(wait, Math.min(nominal * 0.8, 30_000), `attempt ${i}: ${wait} ms`)
+        assert.isAtMost(wait, Math.min(nominal * 1.2, 30_000), `attempt ${i}: ${wait} ms`)
+        now += wait
+      }
+    }))
 })
 
 describe("BgpSession over loopback", () => {
