@@ -2,9 +2,11 @@
  * Bulk announcement into FRR: one node speaker (BgpSpeaker, in test/lab/fixtures/bgp-node.ts) announces N /32s
  * (default 10,000) to a private FRR; then, in the same run and against the same FRR, gobgpd with the same N routes
  * already in its RIB before its session comes up. Each time is from the session's Established (FRR's own log, with
- * microsecond timestamps) to the N-th route in the router namespace's kernel FIB (`ip -ts monitor route`).
+ * microsecond timestamps) to the N-th route in the router namespace's kernel FIB (`ip -ts monitor route`). The two
+ * alternate for a few rounds (our speaker a fresh process each time) and the medians are compared, since this
+ * machine's load makes single runs vary by a factor of two.
  *
- *   sudo npm run bench -- bgp-bulk [--quick]      (--quick: 1,000 prefixes)
+ *   sudo npm run bench -- bgp-bulk [--quick] [--rounds N]      (--quick: 1,000 prefixes, 1 round; default 3 rounds)
  *
  * Prefixes come from 198.18.0.0/15, the range RFC 2544 reserves for benchmarks; everything stays inside the lab's
  * namespaces. Needs root, FRR and GoBGP (reference/lab-harness.md).
@@ -40,16 +42,17 @@ const bgpd = `router bgp 64512
  exit-address-family
 !`
 
-const established = (frr: Routers.Frr, neighbor: string, after: number) =>
-  Effect.gen(function*() {
-    const pattern = new RegExp(`^(\\S+ \\S+).*ADJCHANGE: neighbor ${neighbor.replaceAll(".", "\\.")}\\S* .*Up`, "gm")
-    const match = yield* frr.bgpd.waitFor(new RegExp(`ADJCHANGE: neighbor ${neighbor.replaceAll(".", "\\.")}\\S* .*Up`), { timeout: "30 seconds" })
-    void match
-    const stamps = [...frr.bgpd.stdout().matchAll(pattern)].map((m) => parseStamp(m[1] ?? "") / 1000).filter((t) => t >= after)
-    const first = stamps[0]
-    if (first === undefined) return yield* new Netns.LabError({ command: "FRR log", reason: `no Established of ${neighbor} after ${after}` })
-    return first
-  })
+/** FRR's log time (epoch s) of the first Established of `neighbor` after `after` (epoch s). */
+const established = (frr: Routers.Frr, neighbor: string, after: number) => {
+  const pattern = new RegExp(`^(\\S+ \\S+).*ADJCHANGE: neighbor ${neighbor.replaceAll(".", "\\.")}\\S* .*Up`, "gm")
+  return Effect.sync(() =>
+    [...frr.bgpd.stdout().matchAll(pattern)].map((m) => parseStamp(m[1] ?? "") / 1000).find((t) => t >= after)
+  ).pipe(
+    Effect.flatMap((t) => (t === undefined ? Effect.fail("not yet") : Effect.succeed(t))),
+    Effect.retry(Schedule.spaced("50 millis")),
+    Effect.timeoutOrElse({ duration: "30 seconds", orElse: () => Effect.fail(new Netns.LabError({ command: "FRR log", reason: `no Established of ${neighbor}` })) })
+  )
+}
 
 /** Waits until the monitor has seen every prefix installed (from `nextHop`) and returns the time of the last one. */
 const fibComplete = (monitor: Netns.LabProcess, nextHop: string, from: number) =>
@@ -92,34 +95,22 @@ const rssMB = (pid: number): number => {
 
 const round = (x: number) => Math.round(x * 1000) / 1000
 
+const median = (xs: ReadonlyArray<number>) => {
+  const sorted = xs.toSorted((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
+}
+
+const roundsFlag = process.argv.indexOf("--rounds")
+const rounds = roundsFlag >= 0 ? Math.max(1, Number(process.argv[roundsFlag + 1])) : quick ? 1 : 3
+
 const program = Effect.scoped(Effect.gen(function*() {
   const lab = yield* Netns.make()
   const hosts = yield* lab.lan({ rtr: 1, n1: 11, n2: 12 })
   const frr = yield* Routers.startFrr(lab, hosts.rtr.ns, { bgpd, preciseTimestamps: true })
   const monitor = yield* lab.spawn(hosts.rtr.ns, ["ip", "-ts", "-4", "monitor", "route"], { name: "ip-monitor" })
 
-  // Our speaker: the routes are set before the session comes up, as for gobgpd below.
-  const mark1 = monitor.stdout().length
-  const t1 = Date.now() / 1000 - 1
-  const node = yield* startNode(lab, hosts.n1.ns, {
-    nodeName: "n1",
-    peers: [{ peer: { address: "192.0.2.1", localAsn: 64500, peerAsn: 64512, holdTime: 9 }, routes: prefixes.map((prefix) => ({ prefix })) }]
-  })
-  const up1 = yield* established(frr, "192.0.2.11", t1)
-  const done1 = yield* fibComplete(monitor, "192.0.2.11", mark1)
-  const seconds = done1 - up1
-  const stats = yield* frr.json<Record<string, { readonly messageStats?: { readonly updatesRecv?: number } }>>("show bgp neighbors 192.0.2.11")
-  const updatesSent = stats["192.0.2.11"]?.messageStats?.updatesRecv ?? Number.NaN
-  const speakerRssMB = rssMB(node.process.pid)
-  const timeline = node.process.stdout().split("\n").filter((l) => l.startsWith("{"))
-  const at = (re: RegExp) => Number((timeline.find((l) => re.test(l)) ?? "").match(/"t":(\d+)/)?.[1]) / 1000
-  const speakerUp = at(/"established":true/)
-  const speakerSent = at(new RegExp(`"advertised".*"count":${count}`))
-  yield* node.process.stop("SIGTERM")
-  yield* waitFibEmpty(lab, hosts.rtr.ns)
-
-  // gobgpd: its RIB is filled first (over an iBGP session on loopback from a feeder speaker in the same
-  // namespace; \`gobgp mrt inject\` loses paths in 3.10), then the neighbour towards FRR is added.
+  // gobgpd: its RIB is filled once, before any of its sessions to FRR (over an iBGP session on loopback from a
+  // feeder speaker in the same namespace; \`gobgp mrt inject\` loses paths in 3.10).
   const gobgpConf = `[global.config]
   as = 64500
   router-id = "192.0.2.12"
@@ -133,7 +124,7 @@ const program = Effect.scoped(Effect.gen(function*() {
     passive-mode = true
 `
   const gobgp = yield* Routers.startGobgp(lab, hosts.n2.ns, gobgpConf)
-  const feeder = yield* startNode(lab, hosts.n2.ns, {
+  yield* startNode(lab, hosts.n2.ns, {
     nodeName: "feeder",
     peers: [{
       peer: { address: "127.0.0.1", port: 1790, sourceAddress: "127.0.0.2", localAsn: 64500, peerAsn: 64500, routerId: "192.0.2.200" },
@@ -144,18 +135,49 @@ const program = Effect.scoped(Effect.gen(function*() {
     Effect.flatMap((text) => (text.includes(`Destination: ${count},`) ? Effect.void : Effect.fail(new Netns.LabError({ command: "gobgp rib summary", reason: text.trim() })))),
     Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ times: 300 })))
   )
-  const mark2 = monitor.stdout().length
-  const t2 = Date.now() / 1000 - 1
-  yield* gobgp.gobgp("neighbor", "add", "192.0.2.1", "as", "64512")
-  const up2 = yield* established(frr, "192.0.2.12", t2)
-  const done2 = yield* fibComplete(monitor, "192.0.2.12", mark2)
-  const gobgpSeconds = done2 - up2
-  yield* feeder.process.stop("SIGTERM")
 
-  console.log(`prefixes            ${count}`)
-  console.log(`metallb-ts speaker  ${round(seconds)} s from Established to all in the FIB, ${updatesSent} UPDATEs, RSS ${speakerRssMB} MB`)
-  console.log(`  (speaker: Established ${round(speakerUp - up1)} s after FRR's, all UPDATEs written ${round(speakerSent - up1)} s after FRR's Established)`)
-  console.log(`gobgpd              ${round(gobgpSeconds)} s`)
+  const ours: Array<number> = []
+  const theirs: Array<number> = []
+  const written: Array<number> = []
+  let updatesSent = Number.NaN
+  let speakerRssMB = Number.NaN
+  for (let round = 0; round < rounds; round++) {
+    // Our speaker, a fresh process each round: the routes are set before the session comes up, as for gobgpd.
+    const mark1 = monitor.stdout().length
+    const t1 = Date.now() / 1000 - 1
+    const node = yield* startNode(lab, hosts.n1.ns, {
+      nodeName: "n1",
+      peers: [{ peer: { address: "192.0.2.1", localAsn: 64500, peerAsn: 64512, holdTime: 9 }, routes: prefixes.map((prefix) => ({ prefix })) }]
+    }, `n1-${round}`)
+    const up1 = yield* established(frr, "192.0.2.11", t1)
+    const done1 = yield* fibComplete(monitor, "192.0.2.11", mark1)
+    ours.push(done1 - up1)
+    const stats = yield* frr.json<Record<string, { readonly messageStats?: { readonly updatesRecv?: number } }>>("show bgp neighbors 192.0.2.11")
+    updatesSent = stats["192.0.2.11"]?.messageStats?.updatesRecv ?? Number.NaN
+    speakerRssMB = rssMB(node.process.pid)
+    const timeline = node.process.stdout().split("\n").filter((l) => l.startsWith("{"))
+    const sent = Number((timeline.find((l) => new RegExp(`"advertised".*"count":${count}`).test(l)) ?? "").match(/"t":(\d+)/)?.[1]) / 1000
+    written.push(sent - up1)
+    yield* node.process.stop("SIGTERM")
+    yield* waitFibEmpty(lab, hosts.rtr.ns)
+
+    // gobgpd, its RIB already full: add the neighbour, measure, remove it again.
+    const mark2 = monitor.stdout().length
+    const t2 = Date.now() / 1000 - 1
+    yield* gobgp.gobgp("neighbor", "add", "192.0.2.1", "as", "64512")
+    const up2 = yield* established(frr, "192.0.2.12", t2)
+    const done2 = yield* fibComplete(monitor, "192.0.2.12", mark2)
+    theirs.push(done2 - up2)
+    yield* gobgp.gobgp("neighbor", "del", "192.0.2.1")
+    yield* waitFibEmpty(lab, hosts.rtr.ns)
+  }
+
+  const seconds = median(ours)
+  const gobgpSeconds = median(theirs)
+  console.log(`prefixes            ${count}, ${rounds} round(s), alternating; times from FRR's Established to the last route in its kernel FIB`)
+  console.log(`metallb-ts speaker  ${ours.map(round).join(" ")} s (median ${round(seconds)}), ${updatesSent} UPDATEs, RSS ${speakerRssMB} MB`)
+  console.log(`  all UPDATEs written ${written.map(round).join(" ")} s after FRR's Established`)
+  console.log(`gobgpd              ${theirs.map(round).join(" ")} s (median ${round(gobgpSeconds)})`)
   console.log(JSON.stringify({
     bench: "bgp-bulk",
     prefixes: count,
