@@ -245,17 +245,20 @@ export interface PeerRib {
 export const attach = (session: BgpSession.Session): Effect.Effect<PeerRib, never, Scope.Scope> =>
   Effect.gen(function*() {
     const labels = { peer: session.peer }
-    const desired = yield* SubscriptionRef.make<ReadonlyMap<string, Route>>(new Map())
+    // Undefined until the first setRoutes: until then nothing is sent, not even End-of-RIB, which would make a
+    // graceful-restart helper flush the routes it kept for us.
+    const desired = yield* SubscriptionRef.make<ReadonlyMap<string, Route> | undefined>(undefined)
     const advertisedCount = yield* SubscriptionRef.make(0)
     let advertised = new Map<string, Route>()
     let synced: { connection: number; refresh: number } | undefined
 
     const sync = Effect.gen(function*() {
-      const want = yield* SubscriptionRef.get(desired)
+      const wanted = yield* SubscriptionRef.get(desired)
       const status = yield* SubscriptionRef.get(session.status)
+      const want = wanted ?? new Map<string, Route>()
       yield* Metrics.update(Metrics.bgpPendingPrefixes, labels, want.size)
       const up = status.established
-      if (up === undefined) {
+      if (up === undefined || wanted === undefined) {
         advertised = new Map()
         synced = undefined
         yield* SubscriptionRef.set(advertisedCount, 0)

@@ -1,11 +1,13 @@
+import { assert, it as effectIt } from "@effect/vitest"
 import * as fc from "fast-check"
-import { Result } from "effect"
+import { Effect, Queue, Result, SubscriptionRef } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Arb from "../../src/bgp/Arbitraries.ts"
-import { attributeKey, buildUpdates, mergeRoutes, parseRoute, plan, type Route, routeKey, type SessionFacts } from "../../src/bgp/BgpSpeaker.ts"
+import { attach, attributeKey, buildUpdates, mergeRoutes, parseRoute, plan, type Route, routeKey, type SessionFacts } from "../../src/bgp/BgpSpeaker.ts"
 import { decodeMessage, encodeMessage, isEndOfRib, reachability } from "../../src/bgp/Codec.ts"
 import type { PathAttribute, UpdateMessage } from "../../src/bgp/Message.ts"
 import * as Prefix from "../../src/bgp/Prefix.ts"
+import { establish, type FakeConnection, keepalive, nextOf, routerOpen } from "./fakeRouter.ts"
 
 const arbRoute: fc.Arbitrary<Route> = fc.record({
   prefix: Arb.prefix,
@@ -165,4 +167,34 @@ describe("BgpSpeaker routes", () => {
     expect(field({ prefix: "203.0.113.1/32", nextHop: "nope" })).toBe("nextHop")
     expect(field({ prefix: "203.0.113.1/32" })).toBeUndefined()
   })
+})
+
+const prefixesOf = (u: UpdateMessage) => reachability(u)
+const nextUpdate = (c: FakeConnection) => nextOf(c, "Update")
+
+describe("BgpSpeaker RIB-out over a session", () => {
+  effectIt.live("announces packed, ends with End-of-RIB, withdraws the difference, re-announces in full after a reconnect", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { router, session, c } = yield* establish
+      const rib = yield* attach(session)
+      // An explicit next hop: the session's own (127.0.0.1) is not a valid NEXT_HOP.
+      const a = parsed({ prefix: "203.0.113.10/32", communities: ["64500:1"], nextHop: "192.0.2.11" })
+      const b = parsed({ prefix: "203.0.113.11/32", communities: ["64500:1"], nextHop: "192.0.2.11" })
+      yield* rib.setRoutes([a, b])
+      const first = yield* nextUpdate(c)
+      assert.deepStrictEqual(keys(prefixesOf(first).announced), ["203.0.113.10/32", "203.0.113.11/32"])
+      assert.deepStrictEqual(isEndOfRib(yield* nextUpdate(c)), { afi: 1, safi: 1 })
+      yield* rib.setRoutes([a])
+      assert.deepStrictEqual(keys(prefixesOf(yield* nextUpdate(c)).withdrawn), ["203.0.113.11/32"])
+      // The router drops the connection: the session reconnects and the RIB-out goes out in full again.
+      c.socket.destroy()
+      const again = yield* Queue.take(router.connections).pipe(Effect.timeout("5 seconds"))
+      yield* nextOf(again, "Open")
+      yield* again.send(routerOpen())
+      yield* again.send(keepalive)
+      const full = yield* nextUpdate(again)
+      assert.deepStrictEqual(keys(prefixesOf(full).announced), ["203.0.113.10/32"])
+      assert.deepStrictEqual(isEndOfRib(yield* nextUpdate(again)), { afi: 1, safi: 1 })
+      assert.strictEqual(yield* SubscriptionRef.get(rib.advertised), 1)
+    })))
 })
