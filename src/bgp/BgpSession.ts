@@ -201,6 +201,14 @@ export const validateConfig = (config: PeerConfig): Result.Result<PeerConfig, Bg
   if (!Number.isInteger(hold) || hold === 1 || hold === 2 || hold < 0 || hold > 65535) {
     return fail("holdTime", `${hold}s: must be 0 or 3..65535 seconds`)
   }
+  const keepalive = config.keepaliveTime
+  if (keepalive !== undefined && (!Number.isInteger(keepalive) || keepalive < 0 || (hold > 0 && keepalive >= hold))) {
+    return fail("keepaliveTime", `${keepalive}s: must be a whole number of seconds below holdTime (${hold}s)`)
+  }
+  const connect = config.connectTime
+  if (connect !== undefined && (!Number.isInteger(connect) || connect < 1 || connect > 65535)) {
+    return fail("connectTime", `${connect}s: must be 1..65535 seconds`)
+  }
   if (config.routerId !== undefined && parseRouterId(config.routerId) === undefined) {
     return fail("routerID", `"${config.routerId}" is not an IPv4 address`)
   }

@@ -51,6 +51,8 @@ describe("BgpSession helpers", () => {
     assert.strictEqual(field({ localAsn: 0 }), "myASN")
     assert.strictEqual(field({ peerAsn: 2 ** 32 }), "peerASN")
     assert.strictEqual(field({ holdTime: 2 }), "holdTime")
+    assert.strictEqual(field({ holdTime: 9, keepaliveTime: 9 }), "keepaliveTime")
+    assert.strictEqual(field({ connectTime: 0 }), "connectTime")
     assert.strictEqual(field({ routerId: "2001:db8::1" }), "routerID")
     assert.strictEqual(field({ password: "x".repeat(81) }), "password")
     assert.strictEqual(field({ gracefulRestart: { restartTime: 5000 } }), "gracefulRestart.restartTime")
