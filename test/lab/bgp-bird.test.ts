@@ -52,7 +52,8 @@ describe.skipIf(gate.skip)("BGP speaker against BIRD 2", () => {
             peer: ebgpPeer(),
             routes: withRoutes ? [{ prefix: vip, communities: ["64500:100"], largeCommunities: ["64500:1:2"] }] : []
           },
-          { peer: ebgpPeer({ address: "2001:db8:0:1::1" }), routes: withRoutes ? [{ prefix: vip6, communities: ["64500:6"] }] : [] }
+          // dynamicASN "external" on this one
+          { peer: ebgpPeer({ address: "2001:db8:0:1::1", peerAsn: "external" }), routes: withRoutes ? [{ prefix: vip6, communities: ["64500:6"] }] : [] }
         ]
       })
       const node = yield* startNode(lab, hosts.n1.ns, spec(true))
