@@ -92,6 +92,11 @@ export interface Session {
    * Waits for the socket to drain between messages, so a large RIB-out cannot balloon memory.
    */
   readonly sendUpdates: (connection: number, updates: ReadonlyArray<UpdateMessage>) => Effect.Effect<boolean>
+  /**
+   * Stops the session for good with Cease and this subcode (RFC 4486: 3 Peer De-configured, 6 Other Configuration
+   * Change, ...); closing the scope does the same with 2 Administrative Shutdown. Waits up to 1 s for the send.
+   */
+  readonly stop: (subcode: number) => Effect.Effect<void>
 }
 
 export interface SessionOptions {
@@ -242,7 +247,7 @@ type Input =
   | { readonly _tag: "FrameError"; readonly conn: number; readonly notification: Fsm.Notification }
   | { readonly _tag: "BfdDown" }
   | { readonly _tag: "Incoming"; readonly socket: net.Socket }
-  | { readonly _tag: "Stop"; readonly done: Deferred.Deferred<void> }
+  | { readonly _tag: "Stop"; readonly subcode: number; readonly done: Deferred.Deferred<void> }
 
 interface Connection {
   readonly id: number
@@ -625,11 +630,13 @@ export const open = (
             yield* log("BFD session down: dropping the BGP session")
             return yield* step({ _tag: "AutomaticStop", subcode: CeaseSubcode.BfdDown })
           case "Stop":
+            // A second stop (the scope closing after an explicit stop) has nothing left to do.
+            if (stopped) return yield* Deferred.succeed(item.done, undefined)
             stopped = true
             yield* FiberHandle.clear(reconnect)
             if (pending !== undefined) yield* closeSocket(pending)
             pending = undefined
-            yield* step({ _tag: "ManualStop", subcode: CeaseSubcode.AdministrativeShutdown })
+            yield* step({ _tag: "ManualStop", subcode: item.subcode })
             yield* Deferred.succeed(item.done, undefined)
             return
         }
@@ -652,13 +659,15 @@ export const open = (
       )
     }
 
-    yield* Effect.addFinalizer(() =>
+    const stop = (subcode: number) =>
       Effect.gen(function*() {
         const done = yield* Deferred.make<void>()
-        yield* Queue.offer(inbox, { _tag: "Stop", done })
+        yield* Queue.offer(inbox, { _tag: "Stop", subcode, done })
         yield* Deferred.await(done).pipe(Effect.timeoutOption("1 second"))
-        yield* Metrics.remove(Metrics.bgpSessionUp, labels)
       })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(stop(CeaseSubcode.AdministrativeShutdown), Metrics.remove(Metrics.bgpSessionUp, labels))
     )
 
     if (listener !== undefined) {
@@ -678,7 +687,7 @@ export const open = (
         return true
       })
 
-    return { peer, config, status, sendUpdates } satisfies Session
+    return { peer, config, status, sendUpdates, stop } satisfies Session
   })
 
 // ---------------------------------------------------------------------------------------------------------------

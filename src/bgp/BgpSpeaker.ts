@@ -16,6 +16,7 @@ import type * as BfdFsm from "./BfdFsm.ts"
 import * as BgpSession from "./BgpSession.ts"
 import * as Attributes from "./Attributes.ts"
 import * as Codec from "./Codec.ts"
+import { CeaseSubcode } from "./Notification.ts"
 import type { LargeCommunity, PathAttribute, UpdateMessage } from "./Message.ts"
 import { Afi, Origin, Safi } from "./Message.ts"
 import * as Prefix from "./Prefix.ts"
@@ -372,6 +373,8 @@ export class BgpSpeaker extends Context.Service<BgpSpeaker, {
             const { routes: _, ...config } = next ?? { routes: [] }
             if (next === undefined || !sameConfig(config, r.config)) {
               running.delete(key)
+              // RFC 4486: the peer learns why (and a GR helper does not keep our routes).
+              yield* r.rib.session.stop(next === undefined ? CeaseSubcode.PeerDeconfigured : CeaseSubcode.OtherConfigurationChange)
               yield* Scope.close(r.scope, Exit.void)
             }
           }
