@@ -161,9 +161,16 @@ export interface SessionFacts {
 
 const familyOf = (prefix: Prefix.Prefix) => (prefix.family === 4 ? Afi.Ipv4 : Afi.Ipv6)
 
-/** Whether the peer negotiated the route's address family. */
-export const carries = (facts: SessionFacts, prefix: Prefix.Prefix): boolean =>
-  facts.families.some((f) => f.afi === familyOf(prefix) && f.safi === Safi.Unicast)
+/**
+ * Whether the session can carry the route: the peer negotiated its family, and an IPv4 route has an IPv4 next hop
+ * (an IPv4 route over an IPv6 session needs one configured: RFC 8950 extended next hops are not negotiated).
+ */
+export const carries = (facts: SessionFacts, route: Route): boolean => {
+  if (!facts.families.some((f) => f.afi === familyOf(route.prefix) && f.safi === Safi.Unicast)) return false
+  if (route.prefix.family === 6) return true
+  const hop = route.nextHop ?? facts.localAddress.replace(/^::ffff:(?=\d+\.)/, "")
+  return Prefix.parseAddress(hop)?.family === 4
+}
 
 const mappedIpv6 = (ipv4: Uint8Array): Uint8Array => {
   const out = new Uint8Array(16)
@@ -275,7 +282,7 @@ export const attach = (session: BgpSession.Session): Effect.Effect<PeerRib, neve
       }
       const full = synced === undefined || synced.connection !== up.connection || synced.refresh !== up.refreshRequests
       const base = full ? new Map<string, Route>() : advertised
-      const target = new Map([...want].filter(([, route]) => carries(facts, route.prefix)))
+      const target = new Map([...want].filter(([, route]) => carries(facts, route)))
       const updates = buildUpdates(facts, plan(base, target))
       if (Result.isFailure(updates)) {
         yield* Effect.logError(`cannot build UPDATEs: ${updates.failure.message}`).pipe(Effect.annotateLogs(labels))

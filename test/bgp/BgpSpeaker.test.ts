@@ -4,7 +4,7 @@ import { Context, Effect, Layer, Queue, Result, SubscriptionRef } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Arb from "../../src/bgp/Arbitraries.ts"
 import * as BgpSession from "../../src/bgp/BgpSession.ts"
-import { attach, attributeKey, BgpSpeaker, buildUpdates, mergeRoutes, parseRoute, plan, type Route, routeKey, type SessionFacts } from "../../src/bgp/BgpSpeaker.ts"
+import { attach, attributeKey, BgpSpeaker, buildUpdates, carries, mergeRoutes, parseRoute, plan, type Route, routeKey, type SessionFacts } from "../../src/bgp/BgpSpeaker.ts"
 import { decodeMessage, encodeMessage, isEndOfRib, reachability } from "../../src/bgp/Codec.ts"
 import type { PathAttribute, UpdateMessage } from "../../src/bgp/Message.ts"
 import * as Prefix from "../../src/bgp/Prefix.ts"
@@ -131,6 +131,16 @@ describe("BgpSpeaker.buildUpdates", () => {
     expect(Prefix.formatAddress(find(v6, "MpReachNlri")?.nextHop ?? new Uint8Array())).toBe("::ffff:c000:20b")
     const ibgp = build({ ...v4Facts, internal: true }, plan(new Map(), routes))
     expect(ibgp.map((u) => find(u, "LocalPref")?.value)).toEqual([100, 200])
+  })
+
+  it("holds back what the session cannot carry: a family not negotiated, IPv4 over IPv6 without an IPv4 next hop", () => {
+    const v4 = parsed({ prefix: "203.0.113.10/32" })
+    const v4WithHop = parsed({ prefix: "203.0.113.11/32", nextHop: "192.0.2.11" })
+    const v6 = parsed({ prefix: "2001:db8:ffff::10/128" })
+    const v6Session = { ...v4Facts, localAddress: "2001:db8:0:1::11" }
+    expect([v4, v4WithHop, v6].map((r) => carries(v6Session, r))).toEqual([false, true, true])
+    expect([v4, v4WithHop, v6].map((r) => carries(v4Facts, r))).toEqual([true, true, true])
+    expect(carries({ ...v4Facts, families: [{ afi: 1, safi: 1 }] }, v6)).toBe(false)
   })
 
   it("gives 10,000 /32s in 13 UPDATEs", () => {
