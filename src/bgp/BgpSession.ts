@@ -323,8 +323,10 @@ export const open = (
     const closeSocket = (conn: Connection) =>
       Effect.sync(() => {
         conn.dead = true
-        // Flush what was written (a NOTIFICATION) and close; never wait for a peer that may be frozen.
-        conn.socket?.destroySoon()
+        // Flush what was written (a NOTIFICATION) and close; never wait for a peer that may be frozen. A dial still
+        // in progress (SYNs unanswered, e.g. a wrong MD5 key) is abandoned at once.
+        if (conn.socket?.connecting === true) conn.socket.destroy()
+        else conn.socket?.destroySoon()
         conn.socket = undefined
       })
 
@@ -642,7 +644,10 @@ export const open = (
         }
       })
 
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(inbox), handle)))
+    // A defect in handling one item (a bug, or a socket call that threw) is logged; the session keeps running.
+    const handleSafely = (item: Input) =>
+      handle(item).pipe(Effect.catchCause((cause) => Effect.logError(`BGP session: ${item._tag} failed`, cause).pipe(Effect.annotateLogs({ peer }))))
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(inbox), handleSafely)))
 
     if (config.bfd !== undefined) {
       let previous: string | undefined

@@ -330,7 +330,9 @@ interface Running {
   readonly rib: PeerRib
 }
 
-export const peerKey = (peer: BgpSession.PeerConfig): string => `${peer.address}:${peer.port ?? 179}`
+/** `address:port` (`[address]:port` for IPv6), as the `peer` metric label. */
+export const peerKey = (peer: BgpSession.PeerConfig): string =>
+  peer.address.includes(":") ? `[${peer.address}]:${peer.port ?? 179}` : `${peer.address}:${peer.port ?? 179}`
 
 export class BgpSpeaker extends Context.Service<BgpSpeaker, {
   /**
