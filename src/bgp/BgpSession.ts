@@ -646,7 +646,7 @@ export const open = (
 
     // A defect in handling one item (a bug, or a socket call that threw) is logged; the session keeps running.
     const handleSafely = (item: Input) =>
-      handle(item).pipe(Effect.catchCause((cause) => Effect.logError(`BGP session: ${item._tag} failed`, cause).pipe(Effect.annotateLogs({ peer }))))
+      handle(item).pipe(Effect.catchDefect((defect) => Effect.logError(`BGP session: ${item._tag} failed`, defect).pipe(Effect.annotateLogs({ peer }))))
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(inbox), handleSafely)))
 
     if (config.bfd !== undefined) {
