@@ -76,6 +76,8 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
   const poolObjects = new Map<string, PoolObject>()
   // Which pool each Service's IPs came from (for `services_allocated_total`).
   const poolOfService = new Map<string, string>()
+  // Sharing key and backend key of each Service as last converged: a change may let a waiting Service share.
+  const allocationKeys = new Map<string, string>()
   let pending = new Set<string>()
   let servicesSynced = false
   let config: Config | undefined
@@ -222,7 +224,10 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
     else poolOfService.delete(key)
   }
 
-  /** Converges in order, then sends all writes; returns how many Services lost or gave up IPs. */
+  /**
+   * Converges in order, then sends all writes. Returns how many Services freed room for others (lost or gave up
+   * IPs, or changed their sharing or backend key), MetalLB's triggers for reprocessing.
+   */
   const convergeAll = (work: ReadonlyArray<Work>) =>
     Effect.gen(function*() {
       const results: Array<readonly [Work, Convergence]> = []
@@ -230,6 +235,10 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
       for (const w of Reconcile.passOrder(work.map((x) => ({ ...x, key: x.intent.key, ingress: x.intent.ingress })))) {
         const convergence = yield* allocator.converge(w.intent)
         if (w.intent.ingress.length > 0 && convergence.ips.length === 0) released++
+        const allocationKey = `${w.intent.sharingKey}\u0000${w.intent.backendKey}`
+        const before = allocationKeys.get(w.intent.key)
+        if (before !== undefined && before !== allocationKey) released++
+        allocationKeys.set(w.intent.key, allocationKey)
         track(w.intent.key, convergence)
         results.push([w, convergence])
       }
@@ -248,7 +257,7 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
     for (const key of services.keys()) {
       if (!poolOfService.has(key)) keys.push(key)
     }
-    return yield* intentsOf(keys)
+    return (yield* intentsOf(keys)).filter((w) => w.intent.type === "LoadBalancer")
   })
 
   const initialPass = Effect.gen(function*() {
@@ -260,6 +269,7 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
       const w = byKey.get(key)
       if (w === undefined) continue
       track(key, convergence)
+      allocationKeys.set(key, `${w.intent.sharingKey}\u0000${w.intent.backendKey}`)
       results.push([w, convergence])
     }
     yield* sendAll(results)
@@ -292,9 +302,12 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
         const intent = service === undefined ? undefined : ServiceIntent.fromService(service)
         const handled = intent !== undefined && Result.isSuccess(intent) && ServiceIntent.isHandledBy(intent.success, lbClass)
         // Gone, or no longer ours (class changed): free its IPs, others may use them.
-        if (!handled && (yield* allocator.release(key))) {
-          poolOfService.delete(key)
-          freed = true
+        if (!handled) {
+          allocationKeys.delete(key)
+          if (yield* allocator.release(key)) {
+            poolOfService.delete(key)
+            freed = true
+          }
         }
       }
       const released = yield* convergeAll(yield* intentsOf(keys))
