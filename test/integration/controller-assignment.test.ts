@@ -47,6 +47,12 @@ const setSpec = (server: ApiServer, name: string, spec: JsonObject, ns = "defaul
 const editPool = (server: ApiServer, name: string, spec: JsonObject) =>
   edit(server, "metallb.io/v1beta1", "IPAddressPool", NS, name, (o) => ({ ...o, spec: { ...(o["spec"] as JsonObject), ...spec } }))
 
+const shared = (name: string, port: number) =>
+  service(name, {
+    annotations: { "metallb.io/allow-shared-ip": "key", "metallb.io/loadBalancerIPs": "192.0.2.30" },
+    spec: { selector: { app: "shared" }, ports: [{ port, protocol: "TCP" }] }
+  })
+
 describe("IP Assignment (e2e §8.1)", () => {
   it.live("removes the IP from a service turned into ClusterIP and gives it to a pending one", () =>
     withController((server) =>
@@ -102,11 +108,6 @@ describe("IP Assignment (e2e §8.1)", () => {
   it.live("reconsiders services sharing an IP when traffic policy and selectors change", () =>
     withController((server) =>
       Effect.gen(function*() {
-        const shared = (name: string, port: number) =>
-          service(name, {
-            annotations: { "metallb.io/allow-shared-ip": "key", "metallb.io/loadBalancerIPs": "192.0.2.30" },
-            spec: { selector: { app: "shared" }, ports: [{ port, protocol: "TCP" }] }
-          })
         yield* upsert(server, shared("svc1", 80), shared("svc2", 81))
         yield* waitIngress(server, "svc1", ["192.0.2.30"])
         yield* waitIngress(server, "svc2", ["192.0.2.30"])
@@ -322,16 +323,17 @@ const waitPoolStatus = (server: ApiServer, name: string, want: Record<string, nu
     }
   })
 
+const counts = (a4: number, a6: number, v4: number, v6: number) => ({
+  assignedIPv4: a4,
+  assignedIPv6: a6,
+  availableIPv4: v4,
+  availableIPv6: v6
+})
+
 describe("Pool Status DUALSTACK (e2e §8.1)", () => {
   it.live("counts follow allocations and pool growth; manual edits are reverted", () =>
     withController((server) =>
       Effect.gen(function*() {
-        const counts = (a4: number, a6: number, v4: number, v6: number) => ({
-          assignedIPv4: a4,
-          assignedIPv6: a6,
-          availableIPv4: v4,
-          availableIPv6: v6
-        })
         yield* waitPoolStatus(server, "status", counts(0, 0, 4, 4))
         yield* upsert(server, dual("web"))
         yield* waitAnyIngress(server, "web")
