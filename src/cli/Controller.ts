@@ -8,6 +8,7 @@
  */
 import { Console, Effect, Layer, Result } from "effect"
 import { readFileSync } from "node:fs"
+import { setFlagsFromString } from "node:v8"
 import type { MetallbLogLevel } from "../observability/Logging.ts"
 import type { CommandSpec, FlagSpec, Parsed } from "./Args.ts"
 
@@ -140,6 +141,16 @@ export const options = (
   })
 }
 
+/**
+ * A long-running controller holds little live data; V8's defaults (16 MB semi-spaces, heap pages kept for speed)
+ * would triple its resident set. Set before the program's modules load, these keep it near what it uses. The
+ * environment variable METALLB_V8_FLAGS replaces them (empty: V8's defaults).
+ */
+const leanHeap = (): void => {
+  const flags = process.env["METALLB_V8_FLAGS"] ?? "--max-semi-space-size=1 --optimize-for-size"
+  for (const flag of flags.split(/\s+/).filter((f) => f !== "")) setFlagsFromString(flag)
+}
+
 /** Runs until SIGTERM (the dispatcher exits 0 then) or a fatal error (exit 1). */
 export const run = (args: Parsed): Effect.Effect<number> =>
   Effect.gen(function*() {
@@ -149,6 +160,7 @@ export const run = (args: Parsed): Effect.Effect<number> =>
       return 2
     }
     const o = parsed.success
+    yield* Effect.sync(leanHeap)
     const [{ KubeClient }, Logging, Controller] = yield* Effect.promise(() =>
       Promise.all([
         import("../k8s/KubeClient.ts"),

@@ -18,6 +18,7 @@ import { Clock, Context, Duration, Effect, Layer, Queue, Result, Stream, Subscri
 import * as Informer from "../k8s/Informer.ts"
 import { KubeClient, mergePatch } from "../k8s/KubeClient.ts"
 import { ConfigMaps, custom, type KubeObject, Namespaces, Nodes, Pods, Secrets } from "../k8s/Resource.ts"
+import type { Change } from "../k8s/Watch.ts"
 import * as Metrics from "../observability/Metrics.ts"
 import type { Config } from "./Config.ts"
 import * as Core from "./ConfigSourceCore.ts"
@@ -102,9 +103,23 @@ export const make = Effect.fnUntraced(function*(options: ConfigSourceOptions) {
   const dirty = yield* Queue.dropping<void>(1)
   const informers = [pools, l2, bgpAds, peers, bfd, communities, namespaces, legacy, ...(nodes === undefined ? [] : [nodes]),
     ...(secrets === undefined ? [] : [secrets]), ...(states === undefined ? [] : [states])]
+  // Status-only updates of a pool (the controller's own counters) change nothing to parse, as MetalLB's pool
+  // reconciler only reacts to generation changes.
+  const poolGenerations = new Map<string, number | undefined>()
+  const relevant = (informer: unknown, change: Change<KubeObject>): boolean => {
+    if (informer !== pools || change._tag !== "Modified") return true
+    const before = poolGenerations.get(change.object.metadata.name)
+    poolGenerations.set(change.object.metadata.name, change.object.metadata.generation)
+    return before === undefined || before !== change.object.metadata.generation
+  }
   for (const informer of informers) {
-    yield* (informer.changes as Stream.Stream<unknown>).pipe(
-      Stream.runForEach(() => Queue.offer(dirty, undefined)),
+    yield* (informer.changes as Stream.Stream<Change<KubeObject>>).pipe(
+      Stream.runForEach((change) => {
+        if (informer === pools && change._tag !== "Synced" && change._tag !== "Modified") {
+          poolGenerations.set(change.object.metadata.name, change.object.metadata.generation)
+        }
+        return relevant(informer, change) ? Queue.offer(dirty, undefined) : Effect.void
+      }),
       Effect.forkScoped
     )
   }

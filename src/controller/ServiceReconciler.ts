@@ -16,16 +16,16 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Duration, Effect, Layer, Queue, Result, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Queue, Result, Stream } from "effect"
 import type { Convergence } from "../allocator/Core.ts"
 import { Allocator } from "../allocator/Allocator.ts"
 import * as ServiceIntent from "../allocator/ServiceIntent.ts"
 import type { Config } from "../config/Config.ts"
 import { ConfigSource, IPAddressPools } from "../config/ConfigSource.ts"
-import { EventRecorder, Reason, referenceTo } from "../k8s/EventRecorder.ts"
+import { EventRecorder, type EventType, Reason, referenceTo } from "../k8s/EventRecorder.ts"
 import { KubeClient, mergePatch } from "../k8s/KubeClient.ts"
 import type { KubeError } from "../k8s/KubeError.ts"
-import { keyOf, type KubeObject, Services } from "../k8s/Resource.ts"
+import { keyOf, type KubeObject, type ObjectReference, Services } from "../k8s/Resource.ts"
 import { fromClient, listWatch } from "../k8s/Watch.ts"
 import * as Metrics from "../observability/Metrics.ts"
 import * as Pools from "./Pools.ts"
@@ -40,6 +40,8 @@ export interface ServiceReconcilerOptions {
   readonly writeConcurrency?: number | undefined
   /** Delay before a Service whose write failed is tried again (default 1 s). */
   readonly retryDelay?: Duration.Input | undefined
+  /** Least time between two rounds of IPAddressPool status writes (default 250 ms). */
+  readonly poolStatusInterval?: Duration.Input | undefined
 }
 
 export interface ServiceReconcilerShape {
@@ -70,6 +72,7 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
   const lbClass = options.loadBalancerClass === "" ? undefined : options.loadBalancerClass
   const concurrency = options.writeConcurrency ?? 16
   const retryDelay = Duration.fromInputUnsafe(options.retryDelay ?? "1 second")
+  const poolStatusInterval = Duration.toMillis(Duration.fromInputUnsafe(options.poolStatusInterval ?? "250 millis"))
 
   // The controller's view: Services as last listed, watched or returned by our own writes.
   const services = new Map<string, Service>()
@@ -128,6 +131,17 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
   )
 
   // --- writes ------------------------------------------------------------------------------------------------
+  // Events go out behind the status writes, from their own queue: they must never slow an assignment down, and
+  // under a storm the newest are dropped (they are best effort anyway; the EventRecorder aggregates repeats).
+  const eventQueue = yield* Queue.dropping<readonly [ObjectReference, EventType, string, string]>(10_000)
+  const record = (involved: ObjectReference, type: EventType, reason: string, message: string) =>
+    Queue.offer(eventQueue, [involved, type, reason, message] as const).pipe(Effect.asVoid)
+  yield* Effect.forever(
+    Queue.takeAll(eventQueue).pipe(
+      Effect.flatMap((batch) => Effect.forEach(batch, ([i, t, r, m]) => events.recordEvent(i, t, r, m), { concurrency: 2, discard: true }))
+    )
+  ).pipe(Effect.forkScoped)
+
   const remember = (object: Service) => {
     const key = keyOf(object)
     if (Reconcile.isNewer(object, services.get(key))) services.set(key, object)
@@ -156,15 +170,13 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
       const key = intent.key
       const writes = Reconcile.writesFor(service, convergence)
       const reference = referenceTo<KubeObject>(Services, service)
-      for (const event of convergence.events) {
-        yield* events.recordEvent(reference, event.type, event.reason, event.message)
-      }
+      for (const event of convergence.events) yield* record(reference, event.type, event.reason, event.message)
       if (convergence.error !== undefined && convergence.ips.length === 0) {
         yield* Effect.logDebug("failed to converge service").pipe(Effect.annotateLogs({ service: key, error: convergence.error }))
       }
       if (writes.metadata === undefined && writes.status === undefined) return
       if (intent.deprecatedAnnotations.length > 0) {
-        yield* events.recordEvent(
+        yield* record(
           reference,
           "Warning",
           Reason.DeprecatedAnnotation,
@@ -318,6 +330,8 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
 
   // --- pool status and gauges ----------------------------------------------------------------------------------
   let gaugePools = new Set<string>()
+  let lastPoolWrite = 0
+  let poolWriteScheduled = false
   const publishPoolState = Effect.gen(function*() {
     const stats = yield* allocator.stats
     const servicesPerPool = new Map<string, number>()
@@ -339,11 +353,25 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
     }
     gaugePools = seen
     // Compared with what the pool shows, so a manual edit of the status is reverted on the next turn.
+    // At most one round of pool status writes per interval: during a burst every turn changes the counters.
+    const now = yield* Clock.currentTimeMillis
+    if (now - lastPoolWrite < poolStatusInterval) {
+      if (!poolWriteScheduled) {
+        poolWriteScheduled = true
+        yield* Effect.sleep(poolStatusInterval - (now - lastPoolWrite)).pipe(
+          Effect.andThen(Effect.sync(() => (poolWriteScheduled = false))),
+          Effect.andThen(poke),
+          Effect.forkScoped
+        )
+      }
+      return
+    }
     const writes = stats.flatMap((s) => {
       const object = poolObjects.get(s.pool)
       const wanted = Reconcile.poolStatus(s)
       return object === undefined || Reconcile.samePoolStatus(wanted, object.status) ? [] : [[s.pool, wanted] as const]
     })
+    if (writes.length > 0) lastPoolWrite = now
     yield* Effect.forEach(writes, ([pool, wanted]) =>
       kube.patchStatus(IPAddressPools, pool, options.namespace, mergePatch({ status: wanted })).pipe(
         Effect.tap((o) => Effect.sync(() => poolObjects.set(pool, o))),
