@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Ref, Schema, type Scope, Stream } from "effect"
+import { Context, type Duration, Effect, Layer, Ref, Schema, type Scope, Stream } from "effect"
 import { Allocator } from "../allocator/Allocator.ts"
 import { controller } from "../config/ConfigSourceCore.ts"
 import { ConfigSource } from "../config/ConfigSource.ts"
@@ -30,6 +30,12 @@ export interface ControllerOptions {
   readonly leaderElect: boolean
   /** Lease name for `--leader-elect` (default `metallb-controller`). */
   readonly leaseName?: string | undefined
+  /** Lease timing (default client-go's: 15 s lease, 10 s renew deadline, 2 s retry). */
+  readonly electionTiming?: {
+    readonly leaseDuration: Duration.Input
+    readonly renewDeadline: Duration.Input
+    readonly retryPeriod: Duration.Input
+  } | undefined
 }
 
 export class LeadershipLost extends Schema.TaggedError<LeadershipLost>()("LeadershipLost", {
@@ -86,7 +92,7 @@ export const start = (options: ControllerOptions): Effect.Effect<Running, unknow
         identity,
         namespace: options.namespace,
         leaseName: options.leaseName ?? "metallb-controller",
-        ...defaultTiming
+        ...(options.electionTiming ?? defaultTiming)
       }))
       const election = Context.get(electionContext, LeaderElection)
       yield* Ref.set(readiness, Effect.succeed("standby: waiting for the leader lease"))
