@@ -12,6 +12,7 @@ import * as ServiceIntent from "../src/allocator/ServiceIntent.ts"
 import * as Cidr from "../src/net/Cidr.ts"
 import * as Ip from "../src/net/Ip.ts"
 
+const baselineRssMB = Math.round(process.memoryUsage().rss / 2 ** 20)
 const quick = process.argv.includes("--quick")
 const services = quick ? 10_000 : 100_000
 
@@ -101,6 +102,7 @@ const rows: Array<[string, string]> = [
   ["per allocation (µs)", String(perAllocationMicros)],
   ["rebuild from status (s)", `${round(rebuildSeconds)}  (goal ≤ 1; CPU ${round(cpu["rebuild"] ?? 0)})`],
   ["changed by rebuild", String(changed)],
+  ["rss before any Service (MB)", String(baselineRssMB)],
   ["peak rss (MB)", `${rssMB}  (goal ≤ 256)`],
   ["live heap at end (MB)", String(Math.round(process.memoryUsage().heapUsed / 2 ** 20))]
 ]

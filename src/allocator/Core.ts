@@ -8,7 +8,8 @@
  *
  * Indexes:
  * - per pool and family, a {@link FreeSet} of free addresses (lowest free one in O(log n));
- * - per pool and family, the used IPs of each (sharing key, backend key) pair, for co-location;
+ * - per pool and family, the used IPs of each (sharing key, backend key) pair grouped by the ports in use on
+ *   them, so co-location finds the lowest compatible IP without looking at IPs one by one;
  * - a map from IP to the Services holding it (sharing and port checks);
  * - per family a sorted table of pool ranges (which pool owns an IP, by binary search).
  *
@@ -113,13 +114,13 @@ interface RangeOwner {
 /** The allocator's state. Create with {@link empty}; change only through this module's functions. */
 export interface AllocatorState {
   pools: Map<string, PoolEntry>
-  /** Pools without serviceAllocation, by name: the fallback phase. */
+  /** `autoAssign` pools without serviceAllocation, by name: the fallback phase. */
   ordinary: Array<PoolEntry>
   /** Pools with serviceAllocation, in pinned order (priority, then name). */
   pinned: Array<PoolEntry>
   owners: { 4: Array<RangeOwner>; 6: Array<RangeOwner> }
   readonly allocations: Map<string, Allocation>
-  readonly ips: Map<number | string, IpUse>
+  readonly ips: Map<number | bigint, IpUse>
   /**
    * While true (the restore phase of {@link rebuild}) commits and releases leave the free sets alone; they are
    * recomputed in one pass afterwards. Restoring only assigns known IPs, which never consults the free sets.
@@ -143,8 +144,11 @@ export const empty = (): AllocatorState => ({
 /** MetalLB's cap for capacities that do not fit an int64 (a CIDR with ≥ 62 host bits). */
 export const MaxInt64 = (1n << 63n) - 1n
 
-/** Map key of an address: a number for IPv4 (cheap to hash and store), text for IPv6. */
-const ipKey = (ip: Ip.IpAddress): number | string => (ip.family === 4 ? Number(ip.value) : `6:${ip.value}`)
+/**
+ * Map key of an address: a number for IPv4, the bigint itself for IPv6 (a Map hashes a bigint by value, ten times
+ * faster than text). A number never equals a bigint as a Map key, so the families cannot collide.
+ */
+const ipKey = (ip: Ip.IpAddress): number | bigint => (ip.family === 4 ? Number(ip.value) : ip.value)
 
 const isBuggy = (ip: Ip.IpAddress): boolean => {
   if (ip.family !== 4) return false
@@ -533,7 +537,6 @@ const selectIps = (candidate: Candidate, family: ServiceFamily, intent: ServiceI
 
 /** MetalLB's `findBestPoolForService`. */
 const findBestPool = (
-  state: AllocatorState,
   entries: ReadonlyArray<PoolEntry>,
   intent: ServiceIntent,
   family: ServiceFamily
@@ -563,7 +566,7 @@ const allocateFromEntries = (
   intent: ServiceIntent,
   family: ServiceFamily
 ): Outcome<Assignment> => {
-  const candidate = findBestPool(state, entries, intent, family)
+  const candidate = findBestPool(entries, intent, family)
   if (candidate === undefined) return fail("no available IPs")
   const ips = selectIps(candidate, family, intent)
   if (ips._tag === "Fail") return fail("no available IPs")
@@ -594,8 +597,7 @@ const allocateAuto = (state: AllocatorState, intent: ServiceIntent, family: Serv
     const result = allocateFromEntries(state, pinned, intent, family)
     if (result._tag === "Ok") return result
   }
-  const ordinary = state.ordinary.filter((e) => e.pool.autoAssign)
-  return allocateFromEntries(state, ordinary, intent, family)
+  return allocateFromEntries(state, state.ordinary, intent, family)
 }
 
 /** MetalLB's `AllocateFromPool` (the `address-pool` annotation): first free IPs of that pool, autoAssign ignored. */
@@ -651,16 +653,14 @@ const allocateAdditional = (
   state: AllocatorState,
   intent: ServiceIntent,
   existing: Ip.IpAddress,
-  poolName: string | undefined
-): Outcome<Ip.IpAddress> => {
-  const entry = poolName === undefined ? undefined : state.pools.get(poolName)
-  if (entry === undefined) return fail(`unknown pool ${goQuote(poolName ?? "")}`)
+  poolName: string
+): Outcome<Assignment> => {
+  const entry = state.pools.get(poolName)
+  if (entry === undefined) return fail(`unknown pool ${goQuote(poolName)}`)
   const family: Ip.Family = existing.family === 4 ? 6 : 4
-  const candidate = candidateOf(entry, claimOf(intent))
-  const extra = ipOfFamily(candidate, family)
+  const extra = ipOfFamily(candidateOf(entry, claimOf(intent)), family)
   if (extra === undefined) return fail(`no available IPs in pool ${entry.pool.name} for ipv${family} IPFamily`)
-  const assigned = assign(state, intent, [existing, extra])
-  return assigned._tag === "Ok" ? ok(extra) : assigned
+  return assign(state, intent, [existing, extra])
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -743,7 +743,7 @@ export const setPools = (state: AllocatorState, pools: ReadonlyArray<Pool>): Poo
     entries.set(pool.name, { pool, v4: makeSpace(pool, 4), v6: makeSpace(pool, 6) })
   }
   state.pools = entries
-  state.ordinary = [...entries.values()].filter((e) => e.pool.serviceAllocation === undefined)
+  state.ordinary = [...entries.values()].filter((e) => e.pool.autoAssign && e.pool.serviceAllocation === undefined)
   state.pinned = [...entries.values()]
     .filter((e) => e.pool.serviceAllocation !== undefined)
     .toSorted((a, b) => PoolModule.comparePinned(a.pool, b.pool))
@@ -847,7 +847,8 @@ function* complement(space: FamilySpace, usedSorted: ReadonlyArray<bigint>): Gen
 
 interface Restored {
   readonly done: Convergence | undefined
-  readonly ips: ReadonlyArray<Ip.IpAddress>
+  /** What the Service still holds after steps 1–6. */
+  readonly held: Assignment | undefined
   readonly events: Array<ServiceEvent>
 }
 
@@ -886,7 +887,11 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
   const events: Array<ServiceEvent> = []
   const done = (error: string | undefined): Restored => {
     release(state, intent.key)
-    return { done: cleared(error, events), ips: NoIps, events }
+    return { done: cleared(error, events), held: undefined, events }
+  }
+  const lose = (): Restored => {
+    release(state, intent.key)
+    return { done: undefined, held: undefined, events }
   }
   if (intent.type !== "LoadBalancer") return done(undefined)
   if (state.pools.size === 0) return done("pools are empty")
@@ -899,16 +904,13 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
     })
     return done("requires dual stack but clusterips are not dual stack")
   }
-  if (intent.ingress.length === 0) {
-    release(state, intent.key)
-    return { done: undefined, ips: NoIps, events }
-  }
-  const lb = addressesFamily(intent.ingress)
-  if (lb._tag === "Invalid") {
+  const current = intent.current
+  if (current._tag === "None") return lose()
+  if (current._tag === "Invalid") {
     events.push({
       type: "Warning",
       reason: "nolbIPsIPFamily",
-      message: `Failed to retrieve LBIPs IPFamily for ${goQuoteList(intent.ingress)}: ${lb.message}`
+      message: `Failed to retrieve LBIPs IPFamily for ${goQuoteList(intent.ingress)}: ${current.message}`
     })
   }
   if (intent.clusterFamily._tag === "Invalid") {
@@ -919,53 +921,41 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
     })
     return done(intent.clusterFamily.message)
   }
-  if (lb._tag === "Invalid" || familyChanged(lb.family, intent.clusterFamily.family, intent)) {
-    release(state, intent.key)
-    return { done: undefined, ips: NoIps, events }
-  }
-  let ips = lb.ips
-  const reassigned = assign(state, intent, ips)
+  if (current._tag === "Invalid" || familyChanged(current.family, intent.clusterFamily.family, intent)) return lose()
+  const reassigned = assign(state, intent, current.ips)
   if (reassigned._tag === "Fail") {
     events.push({
       type: "Normal",
       reason: "ClearAssignment",
       message: `current IP for ${goQuote(intent.key)} not allowed by config, will attempt for new IP assignment: ${reassigned.reason}`
     })
-    release(state, intent.key)
-    ips = NoIps
+    return lose()
   }
-  if (ips.length > 0 && intent.requestedPool !== undefined && reassigned._tag === "Ok" &&
-    reassigned.value.pool !== intent.requestedPool) {
-    release(state, intent.key)
-    ips = NoIps
-  }
-  if (ips.length > 0 && intent.requested._tag === "Invalid") {
+  const held = reassigned.value
+  if (intent.requestedPool !== undefined && held.pool !== intent.requestedPool) return lose()
+  if (intent.requested._tag === "Invalid") {
     events.push({
       type: "Warning",
       reason: "LoadBalancerFailed",
       message: `invalid requested loadbalancer IPs: ${intent.requested.message}`
     })
-    const pool = assignmentOf(state, intent.key)?.pool
-    return { done: result(ips, pool, intent.requested.message, events), ips, events }
+    return { done: result(held.ips, held.pool, intent.requested.message, events), held, events }
   }
-  if (ips.length > 0 && intent.requested._tag === "Ok" && !sameIpSet(ips, intent.requested.ips)) {
-    release(state, intent.key)
-    ips = NoIps
-  }
-  return { done: undefined, ips, events }
+  if (intent.requested._tag === "Ok" && !sameIpSet(held.ips, intent.requested.ips)) return lose()
+  return { done: undefined, held, events }
 }
 
 /** Convergence steps 7–9: complete a dual-stack pair, or allocate when the Service has nothing. */
 const complete = (state: AllocatorState, intent: ServiceIntent, restored: Restored): Convergence => {
   if (restored.done !== undefined) return restored.done
   const events = restored.events
-  let ips = restored.ips
-  const [only] = ips
+  let held = restored.held
+  const only = held?.ips.length === 1 ? held.ips[0] : undefined
   // MetalLB also tries this when the ClusterIPs are single-stack, and the extra IP is then cleared again by the
   // family check on the next pass; only dual ClusterIPs can keep it, so only they try.
-  if (only !== undefined && ips.length === 1 && intent.ipFamilyPolicy === "PreferDualStack" &&
+  if (held !== undefined && only !== undefined && intent.ipFamilyPolicy === "PreferDualStack" &&
     intent.clusterFamily._tag === "Ok" && intent.clusterFamily.family === "dual") {
-    const extra = allocateAdditional(state, intent, only, assignmentOf(state, intent.key)?.pool)
+    const extra = allocateAdditional(state, intent, only, held.pool)
     if (extra._tag === "Fail") {
       events.push({
         type: "Normal",
@@ -973,28 +963,30 @@ const complete = (state: AllocatorState, intent: ServiceIntent, restored: Restor
         message: `cannot assign additional IP in PreferDualStack: ${extra.reason}`
       })
     } else {
-      ips = assignmentOf(state, intent.key)?.ips ?? [only, extra.value]
-      events.push({ type: "Normal", reason: "IPAllocated", message: `Assigned additional IP ${goQuote(Ip.format(extra.value))}` })
-    }
-  }
-  if (ips.length === 0) {
-    const allocated = allocate(state, intent)
-    if (allocated._tag === "Fail") {
+      held = extra.value
       events.push({
-        type: "Warning",
-        reason: "AllocationFailed",
-        message: `Failed to allocate IP for ${goQuote(intent.key)}: ${allocated.reason}`
+        type: "Normal",
+        reason: "IPAllocated",
+        message: `Assigned additional IP ${goQuote(Ip.format(held.ips[1] ?? only))}`
       })
-      return cleared(allocated.reason, events)
     }
-    events.push({
-      type: "Normal",
-      reason: "IPAllocated",
-      message: `Assigned IP ${goQuoteList(formatIps(allocated.value.ips))}`
-    })
-    return result(allocated.value.ips, allocated.value.pool, undefined, events)
   }
-  return result(ips, assignmentOf(state, intent.key)?.pool, undefined, events)
+  if (held !== undefined) return result(held.ips, held.pool, undefined, events)
+  const allocated = allocate(state, intent)
+  if (allocated._tag === "Fail") {
+    events.push({
+      type: "Warning",
+      reason: "AllocationFailed",
+      message: `Failed to allocate IP for ${goQuote(intent.key)}: ${allocated.reason}`
+    })
+    return cleared(allocated.reason, events)
+  }
+  events.push({
+    type: "Normal",
+    reason: "IPAllocated",
+    message: `Assigned IP ${goQuoteList(formatIps(allocated.value.ips))}`
+  })
+  return result(allocated.value.ips, allocated.value.pool, undefined, events)
 }
 
 /**

@@ -55,8 +55,13 @@ export interface ServiceIntent {
   /** ETP Local: the pod selector as a sorted label-selector string; ETP Cluster: "". */
   readonly backendKey: string
   readonly ports: ReadonlyArray<Port>
-  /** The non-empty `ip` fields of `status.loadBalancer.ingress`, in order, as written. */
+  /**
+   * The non-empty `ip` fields of `status.loadBalancer.ingress`, in order, as written. Change it only through
+   * {@link withIngress}, which keeps `current` in step.
+   */
   readonly ingress: ReadonlyArray<string>
+  /** `ingress` parsed: "None" when empty, else its addresses and family or MetalLB's reason they have none. */
+  readonly current: Requested
   /** Annotation keys with the deprecated `metallb.universe.tf/` prefix, sorted. */
   readonly deprecatedAnnotations: ReadonlyArray<string>
 }
@@ -139,11 +144,18 @@ const stringMap = (value: unknown): Readonly<Record<string, string>> => {
   return out ?? NoLabels
 }
 
+/** An annotation under both prefixes (built once: concatenating per lookup costs more than the lookup). */
+const annotationKeys = (suffix: string): readonly [string, string] =>
+  [AnnotationPrefix + suffix, DeprecatedAnnotationPrefix + suffix]
+const LoadBalancerIPsKeys = annotationKeys("loadBalancerIPs")
+const AddressPoolKeys = annotationKeys("address-pool")
+const AllowSharedIPKeys = annotationKeys("allow-shared-ip")
+
 /** MetalLB's `valueForAnnotation`: the new key wins whenever it is present, even empty. */
-const annotation = (annotations: Readonly<Record<string, string>>, suffix: string): string | undefined =>
-  Object.hasOwn(annotations, AnnotationPrefix + suffix)
-    ? annotations[AnnotationPrefix + suffix]
-    : annotations[DeprecatedAnnotationPrefix + suffix]
+const annotation = (
+  annotations: Readonly<Record<string, string>>,
+  [current, deprecated]: readonly [string, string]
+): string | undefined => (Object.hasOwn(annotations, current) ? annotations[current] : annotations[deprecated])
 
 /** `labels.Set(selector).String()`: `k=v` pairs sorted by key, comma-joined. */
 export const renderSelector = (selector: Readonly<Record<string, string>>): string =>
@@ -212,10 +224,11 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
   const deprecated = Object.keys(annotations).filter((k) => k.startsWith(DeprecatedAnnotationPrefix))
 
   const backendKey = spec["externalTrafficPolicy"] === "Local" ? renderSelector(stringMap(spec["selector"])) : ""
-  const requestedPool = annotation(annotations, "address-pool")
+  const requestedPool = annotation(annotations, AddressPoolKeys)
 
   return Result.succeed({
-    key: `${namespace}/${name}`,
+    // join() builds a flat string: a template literal would be a rope that every first Map lookup must flatten.
+    key: [namespace, name].join("/"),
     namespace,
     name,
     labels: stringMap(metadata?.["labels"]),
@@ -225,15 +238,26 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
     clusterFamily: familyOf(clusterIPs),
     ipFamilyPolicy: policyOf(spec["ipFamilyPolicy"]),
     primaryFamily: families[0] === "IPv6" ? 6 : 4,
-    requested: requestedIps(annotation(annotations, "loadBalancerIPs") ?? "", text(spec["loadBalancerIP"]) ?? ""),
+    requested: requestedIps(annotation(annotations, LoadBalancerIPsKeys) ?? "", text(spec["loadBalancerIP"]) ?? ""),
     requestedPool: requestedPool === undefined || requestedPool === "" ? undefined : requestedPool,
-    sharingKey: annotation(annotations, "allow-shared-ip") ?? "",
+    sharingKey: annotation(annotations, AllowSharedIPKeys) ?? "",
     backendKey,
     ports: exact(ports),
     ingress: exact(ingress),
+    current: currentOf(ingress),
     deprecatedAnnotations: exact(deprecated.toSorted())
   })
 }
+
+const currentOf = (ingress: ReadonlyArray<string>): Requested =>
+  ingress.length === 0 ? NoRequest : addressesFamily(ingress)
+
+/** The intent with another `status.loadBalancer.ingress` (what the controller just wrote, or a test's status). */
+export const withIngress = (intent: ServiceIntent, ingress: ReadonlyArray<string>): ServiceIntent => ({
+  ...intent,
+  ingress: exact([...ingress]),
+  current: currentOf(ingress)
+})
 
 /**
  * `--lb-class` filtering (§3.7): without a configured class only Services without `spec.loadBalancerClass` are

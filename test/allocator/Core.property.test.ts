@@ -10,7 +10,7 @@ import * as Cidr from "../../src/net/Cidr.ts"
 import * as Ip from "../../src/net/Ip.ts"
 import * as Core from "../../src/allocator/Core.ts"
 import { isCompatible, type Pool } from "../../src/allocator/Pool.ts"
-import type { ServiceIntent } from "../../src/allocator/ServiceIntent.ts"
+import { type ServiceIntent, withIngress } from "../../src/allocator/ServiceIntent.ts"
 import { DUAL_CLUSTER, intent, pool, V4_CLUSTER, V6_CLUSTER, texts } from "./fixtures.ts"
 
 // Small, non-overlapping address blocks, with .0 and .255 present for avoidBuggyIPs.
@@ -166,7 +166,7 @@ class Model {
     if (c.ips.length > 0 && s.requested._tag === "Ok") this.note("request honoured")
     const ingress = texts(c.ips)
     const changed = ingress.join() !== s.ingress.join()
-    this.services.set(s.key, { ...s, ingress })
+    this.services.set(s.key, withIngress(s, ingress))
     return changed
   }
 

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Core from "../../src/allocator/Core.ts"
-import type { ServiceIntent } from "../../src/allocator/ServiceIntent.ts"
+import { type ServiceIntent, withIngress } from "../../src/allocator/ServiceIntent.ts"
 import { DUAL_CLUSTER, intent, ip, pool, texts, V6_CLUSTER, withPools, withStatus } from "./fixtures.ts"
 
 const allocated = (state: Core.AllocatorState, s: ServiceIntent): Array<string> => {
@@ -256,16 +256,16 @@ describe("requests and conflicts (§3.9)", () => {
     let [b, cb] = converged(s, svc("b", 81))
     assert.deepStrictEqual(texts(cb.ips), ["192.0.2.10"])
     // b switches to Local: it cannot stay on a's IP, and there is no other.
-    ;[b, cb] = converged(s, { ...svc("b", 81, { app: "x" }), ingress: b.ingress })
+    ;[b, cb] = converged(s, withIngress(svc("b", 81, { app: "x" }), b.ingress))
     assert.deepStrictEqual(cb.ips, [])
     assert.deepStrictEqual(cb.events.map((e) => e.reason), ["ClearAssignment", "AllocationFailed"])
     // a switches to Local with the same selector: a keeps the IP (sole holder), b can rejoin.
-    ;[a] = converged(s, { ...svc("a", 80, { app: "x" }), ingress: a.ingress })
+    ;[a] = converged(s, withIngress(svc("a", 80, { app: "x" }), a.ingress))
     assert.deepStrictEqual(a.ingress, ["192.0.2.10"])
     ;[b, cb] = converged(s, b)
     assert.deepStrictEqual(texts(cb.ips), ["192.0.2.10"])
     // Selectors diverge again: b loses it.
-    ;[, cb] = converged(s, { ...svc("b", 81, { app: "y" }), ingress: b.ingress })
+    ;[, cb] = converged(s, withIngress(svc("b", 81, { app: "y" }), b.ingress))
     assert.deepStrictEqual(cb.ips, [])
   })
 })

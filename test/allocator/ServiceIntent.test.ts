@@ -33,6 +33,15 @@ describe("ServiceIntent.fromService", () => {
     assert.strictEqual(s.requested._tag, "None")
   })
 
+  it("parses the current ingress and keeps it in step through withIngress", () => {
+    const s = intent("a", { ingress: ["192.0.2.1", "2001:db8::1"] })
+    assert.deepStrictEqual(requestedText(s.current), ["192.0.2.1", "2001:db8::1"])
+    assert.strictEqual(ServiceIntent.withIngress(s, []).current._tag, "None")
+    const odd = ServiceIntent.withIngress(s, ["192.0.2.1", "192.0.2.2"])
+    assert.deepStrictEqual(odd.ingress, ["192.0.2.1", "192.0.2.2"])
+    assert.strictEqual(requestedText(odd.current), `IPFamilyForAddresses: same address family ["192.0.2.1" "192.0.2.2"]`)
+  })
+
   it("falls back to spec.clusterIP and reports a headless or missing ClusterIP", () => {
     const json = serviceJson("a")
     const spec = json["spec"] as Record<string, unknown>

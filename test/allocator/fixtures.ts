@@ -109,4 +109,4 @@ export const texts = (ips: ReadonlyArray<Ip.IpAddress>): Array<string> => ips.ma
 export const withStatus = (
   s: ServiceIntent.ServiceIntent,
   ips: ReadonlyArray<Ip.IpAddress>
-): ServiceIntent.ServiceIntent => ({ ...s, ingress: texts(ips) })
+): ServiceIntent.ServiceIntent => ServiceIntent.withIngress(s, texts(ips))
