@@ -55,22 +55,15 @@ export class ArpResponder extends Context.Service<ArpResponder, {
           // A gratuitous request (sender = target) announces, it does not ask.
           if (Address.equalBytes(request.arp.senderIp, request.arp.targetIp)) return
           if (!ownership.answers(iface, target)) return
-          stats.count("requests", target)
-          const sent = socket.sendNow(Arp.reply(request, mac))
-          if (Result.isSuccess(sent)) stats.count("responses", target)
-          stats.logLimited(
-            `arp:${iface}:${target}:${Address.formatMac(request.arp.senderMac)}`,
-            Effect.logDebug("got ARP request for service IP, sending response").pipe(
-              Effect.annotateLogs({
-                interface: iface,
-                ip: target,
-                senderIP: Address.formatIpv4(request.arp.senderIp),
-                senderMAC: Address.formatMac(request.arp.senderMac),
-                responseMAC: Address.formatMac(mac),
-                ...(Result.isFailure(sent) ? { error: sent.failure.message } : {})
-              })
-            )
-          )
+          stats.answered({
+            protocol: "ARP",
+            iface,
+            ip: target,
+            senderIP: Address.formatIpv4(request.arp.senderIp),
+            senderMAC: Address.formatMac(request.arp.senderMac),
+            responseMAC: Address.formatMac(mac),
+            sent: socket.sendNow(Arp.reply(request, mac))
+          })
         })
         const gratuitous = (ip: string) =>
           Effect.gen(function*() {

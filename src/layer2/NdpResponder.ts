@@ -116,22 +116,15 @@ export class NdpResponder extends Context.Service<NdpResponder, {
           if (frame.ipv6.hopLimit !== Ndp.HOP_LIMIT) return
           const target = Address.formatIpv6(frame.ndp.target)
           if (!ownership.answers(iface, target)) return
-          stats.count("requests", target)
-          const sent = socket.sendNow(Ndp.solicitedAdvertisement(frame, mac))
-          if (Result.isSuccess(sent)) stats.count("responses", target)
-          stats.logLimited(
-            `ndp:${iface}:${target}:${Address.formatIpv6(frame.ipv6.source)}`,
-            Effect.logDebug("got NDP neighbor solicitation for service IP, sending response").pipe(
-              Effect.annotateLogs({
-                interface: iface,
-                ip: target,
-                senderIP: Address.formatIpv6(frame.ipv6.source),
-                senderMAC: Address.formatMac(frame.ethernet.source),
-                responseMAC: Address.formatMac(mac),
-                ...(Result.isFailure(sent) ? { error: sent.failure.message } : {})
-              })
-            )
-          )
+          stats.answered({
+            protocol: "NDP",
+            iface,
+            ip: target,
+            senderIP: Address.formatIpv6(frame.ipv6.source),
+            senderMAC: Address.formatMac(frame.ethernet.source),
+            responseMAC: Address.formatMac(mac),
+            sent: socket.sendNow(Ndp.solicitedAdvertisement(frame, mac))
+          })
         })
 
         const setMembership = (ip: string, join: boolean) =>

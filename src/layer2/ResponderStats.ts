@@ -6,16 +6,34 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Schedule, type Scope } from "effect"
+import { Context, Effect, Layer, Result, Schedule, type Scope } from "effect"
 import * as Metrics from "../observability/Metrics.ts"
 
 type Counter = "requests" | "responses" | "gratuitous" | "malformed"
+
+/** One request for an owned IP and the outcome of sending its answer. */
+export interface Answered {
+  readonly protocol: "ARP" | "NDP"
+  readonly iface: string
+  readonly ip: string
+  readonly senderIP: string
+  readonly senderMAC: string
+  readonly responseMAC: string
+  readonly sent: Result.Result<unknown, { readonly message: string }>
+}
+
+const answeredMessage = {
+  ARP: "got ARP request for service IP, sending response",
+  NDP: "got NDP neighbor solicitation for service IP, sending response"
+} as const
 
 export class ResponderStats extends Context.Service<ResponderStats, {
   /** Counts one event for `ip` (synchronous, for the receive callback). */
   readonly count: (counter: Counter, ip: string, n?: number) => void
   /** Runs `log` unless a line with the same key ran within the last `everyMillis` (synchronous). */
   readonly logLimited: (key: string, log: Effect.Effect<void>, everyMillis?: number) => void
+  /** Counts a request for an owned IP and its answer, and logs it (rate-limited per sender), as MetalLB does. */
+  readonly answered: (a: Answered) => void
   /** Moves pending counts into the metrics now (tests; the layer does it every second). */
   readonly flush: Effect.Effect<void>
   /** Totals since start, per counter and IP (tests and the benchmark read them). */
@@ -53,18 +71,37 @@ const make: Effect.Effect<ResponderStats["Service"], never, Scope.Scope> = Effec
   })
   yield* flush.pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
   yield* Effect.addFinalizer(() => flush)
+  const count = (counter: Counter, ip: string, n = 1) => {
+    bump(pending, counter, ip, n)
+    bump(totals, counter, ip, n)
+  }
+  const logLimited = (key: string, log: Effect.Effect<void>, everyMillis = 10_000) => {
+    const now = Date.now()
+    const last = lastLog.get(key)
+    if (last !== undefined && now - last < everyMillis) return
+    lastLog.set(key, now)
+    if (lastLog.size > 10_000) lastLog.clear()
+    Effect.runForkWith(context)(log)
+  }
   return ResponderStats.of({
-    count: (counter, ip, n = 1) => {
-      bump(pending, counter, ip, n)
-      bump(totals, counter, ip, n)
-    },
-    logLimited: (key, log, everyMillis = 10_000) => {
-      const now = Date.now()
-      const last = lastLog.get(key)
-      if (last !== undefined && now - last < everyMillis) return
-      lastLog.set(key, now)
-      if (lastLog.size > 10_000) lastLog.clear()
-      Effect.runForkWith(context)(log)
+    count,
+    logLimited,
+    answered: (a) => {
+      count("requests", a.ip)
+      if (Result.isSuccess(a.sent)) count("responses", a.ip)
+      logLimited(
+        `${a.protocol}:${a.iface}:${a.ip}:${a.senderIP}`,
+        Effect.logDebug(answeredMessage[a.protocol]).pipe(
+          Effect.annotateLogs({
+            interface: a.iface,
+            ip: a.ip,
+            senderIP: a.senderIP,
+            senderMAC: a.senderMAC,
+            responseMAC: a.responseMAC,
+            ...(Result.isFailure(a.sent) ? { error: a.sent.failure.message } : {})
+          })
+        )
+      )
     },
     flush,
     totals: (counter) => new Map(totals.get(counter) ?? [])

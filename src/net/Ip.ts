@@ -99,10 +99,8 @@ export const formatV4 = (value: bigint): string =>
 
 const hexGroups = (gs: ReadonlyArray<number>): string => gs.map((g) => g.toString(16)).join(":")
 
-const formatV6 = (value: bigint): string => {
-  const groups: Array<number> = []
-  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn))
-  // RFC 5952 §4.2: the longest run (≥ 2) of zero groups becomes "::", the first one on a tie.
+/** RFC 5952 text of eight 16-bit groups: the longest run (≥ 2, first on a tie) of zero groups becomes "::". */
+export const formatV6Groups = (groups: ReadonlyArray<number>): string => {
   let bestStart = -1
   let bestLength = 1
   for (let i = 0; i < 8;) {
@@ -120,6 +118,12 @@ const formatV6 = (value: bigint): string => {
   }
   if (bestStart < 0) return hexGroups(groups)
   return `${hexGroups(groups.slice(0, bestStart))}::${hexGroups(groups.slice(bestStart + bestLength))}`
+}
+
+const formatV6 = (value: bigint): string => {
+  const groups: Array<number> = []
+  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn))
+  return formatV6Groups(groups)
 }
 
 /** Canonical text: dotted quad, or RFC 5952 IPv6. */

@@ -99,7 +99,7 @@ const planService = (inputs: L2Inputs, service: ServiceView): ServicePlan | Skip
   }
   if (service.externalTrafficPolicy === "Local") {
     const local = new Set(endpoints.filter((e) => e.serving && e.node !== undefined).map((e) => e.node))
-    for (const node of [...eligible]) if (!local.has(node)) eligible.delete(node)
+    for (const node of eligible) if (!local.has(node)) eligible.delete(node)
   }
   const weights = new Map<string, number>()
   for (const ad of ads) {

@@ -80,7 +80,8 @@ describe("L2Desired", () => {
     const byIp = new Map(p.ips.map((x) => [x.ip, x]))
     // web: both ads apply: node3 (web-only selects every node) and node4 (zone b); node5 is NetworkUnavailable.
     assert.deepStrictEqual(byIp.get("192.0.2.200")?.candidates.map((c) => c.node), ["node3", "node4"])
-    assert.deepStrictEqual([...(byIp.get("192.0.2.200")?.interfaces as Set<string>)].toSorted(), ["eth0", "eth1"])
+    const interfaces = byIp.get("192.0.2.200")?.interfaces
+    assert.deepStrictEqual(interfaces === undefined || interfaces === "all" ? interfaces : [...interfaces].toSorted(), ["eth0", "eth1"])
     assert.deepStrictEqual(byIp.get("192.0.2.201")?.candidates.map((c) => c.node), ["node4"])
     const skipped = new Map(p.skipped.map((s) => [s.service, s.reason]))
     assert.strictEqual(skipped.get("default/local"), "noCandidates") // the endpoint is on node3, not selected
