@@ -1,7 +1,7 @@
 // Controller HA with --leader-elect: two replicas on one Lease; the standby writes nothing (request log, by bearer
 // token) and reports not ready; when the leader stops, the standby takes over and keeps every IP.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Cause, Effect, Exit, Fiber } from "effect"
 import type { ApiServer } from "../../src/testing/apiserver/Server.ts"
 import { apiServer, ingress, pool, type RunningController, service, startController, upsert, waitAnyIngress, waitIngress } from "./controllerKit.ts"
 
@@ -40,5 +40,30 @@ describe("controller HA (--leader-elect)", () => {
       assert.isUndefined(yield* successor.running.notReady)
       assert.isAbove(writesBy(server, "controller-2").length, 0)
       yield* successor.stop
+    })), 30_000)
+})
+
+describe("controller HA: losing the lease", () => {
+  it.live("a leader whose lease is taken over stops with LeadershipLost (its Pod restarts as a standby)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* apiServer()
+      yield* upsert(server, pool("p", ["192.0.2.0/28"]))
+      const leader = yield* startController(server, { leaderElect: true, podName: "controller-1", electionTiming: timing })
+      const lease = server.objects.get("coordination.k8s.io/v1", "Lease", "metallb-system", "metallb-controller")
+      assert.strictEqual((lease?.["spec"] as Record<string, unknown> | undefined)?.["holderIdentity"], "controller-1")
+      // Someone else writes the lease (an operator, or a replica that saw it expire during a partition).
+      server.objects.upsert({
+        ...lease,
+        spec: {
+          ...(lease?.["spec"] as Record<string, unknown>),
+          holderIdentity: "intruder",
+          renewTime: new Date().toISOString().replace("Z", "000Z"), // MicroTime
+          leaseDurationSeconds: 30
+        }
+      })
+      const exit = yield* leader.running.lost.pipe(Effect.timeout("5 seconds"), Effect.exit)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.include(String(Exit.isFailure(exit) ? Cause.squash(exit.cause) : ""), "leader election lost (controller-1)")
+      yield* leader.stop
     })), 30_000)
 })
