@@ -73,6 +73,10 @@ const controller = spawn(
   { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, NODE_OPTIONS: controllerNodeOptions } }
 )
 const pid = controller.pid ?? 0
+// Whatever happens to this run, the controller does not outlive it.
+process.on("exit", () => {
+  if (controller.exitCode === null) controller.kill("SIGKILL")
+})
 const startedAt = performance.now()
 while (true) {
   const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.status === 200, () => false)
@@ -118,7 +122,13 @@ const body = (i: number) =>
     apiVersion: "v1",
     kind: "Service",
     metadata: { name: `svc-${i}`, namespace: "bench" },
-    spec: { type: "LoadBalancer", selector: { app: `app-${i}` }, ports: [{ port: 80, protocol: "TCP" }] }
+    // No node ports: there are only 2768 of them, and MetalLB does not need them.
+    spec: {
+      type: "LoadBalancer",
+      allocateLoadBalancerNodePorts: false,
+      selector: { app: `app-${i}` },
+      ports: [{ port: 80, protocol: "TCP" }]
+    }
   })
 
 const cpuBefore = cpuOf(pid)
