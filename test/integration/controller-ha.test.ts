@@ -5,7 +5,8 @@ import { Cause, Effect, Exit, Fiber } from "effect"
 import type { ApiServer } from "../../src/testing/apiserver/Server.ts"
 import { apiServer, ingress, pool, type RunningController, service, startController, upsert, waitAnyIngress, waitIngress } from "./controllerKit.ts"
 
-const timing = { leaseDuration: "1 second", renewDeadline: "600 millis", retryPeriod: "200 millis" } as const
+// Generous lease and renew deadline: on a loaded machine a late renewal must not hand the lease over by itself.
+const timing = { leaseDuration: "4 seconds", renewDeadline: "3 seconds", retryPeriod: "200 millis" } as const
 
 const writesBy = (server: ApiServer, token: string) =>
   server.requests().filter((r) => r.token === token && ["create", "update", "patch", "delete"].includes(r.verb) && r.resource !== "leases")
