@@ -95,7 +95,7 @@ describe("controller configuration", () => {
         metadata: { name: "controller-7d9f", namespace: NS },
         spec: { containers: [{ name: "controller", image: "metallb-ts" }] }
       })
-      const uid = (server.objects.get("v1", "Pod", NS, "controller-7d9f")?.["metadata"] as JsonObject)["uid"]
+      const uid = String((server.objects.get("v1", "Pod", NS, "controller-7d9f")?.["metadata"] as JsonObject)["uid"])
       const c = yield* startController(server, { podName: "controller-7d9f" })
       yield* eventually("Valid state", () => (stateOf(server)?.status?.["result"] === "Valid" ? true : undefined))
       const owners = (server.objects.get("metallb.io/v1beta1", "ConfigurationState", NS, "controller")?.["metadata"] as JsonObject)["ownerReferences"]
