@@ -95,10 +95,12 @@ describe("controller configuration", () => {
         metadata: { name: "controller-7d9f", namespace: NS },
         spec: { containers: [{ name: "controller", image: "metallb-ts" }] }
       })
-      const uid = String((server.objects.get("v1", "Pod", NS, "controller-7d9f")?.["metadata"] as JsonObject)["uid"])
+      const podMeta = server.objects.get("v1", "Pod", NS, "controller-7d9f")?.["metadata"] as JsonObject | undefined
+      const uid = String(podMeta?.["uid"])
       const c = yield* startController(server, { podName: "controller-7d9f" })
       yield* eventually("Valid state", () => (stateOf(server)?.status?.["result"] === "Valid" ? true : undefined))
-      const owners = (server.objects.get("metallb.io/v1beta1", "ConfigurationState", NS, "controller")?.["metadata"] as JsonObject)["ownerReferences"]
+      const stateMeta = server.objects.get("metallb.io/v1beta1", "ConfigurationState", NS, "controller")?.["metadata"] as JsonObject | undefined
+      const owners = stateMeta?.["ownerReferences"]
       assert.deepStrictEqual(owners, [{ apiVersion: "v1", kind: "Pod", name: "controller-7d9f", uid }])
       yield* remove(server, "metallb.io/v1beta1", "ConfigurationState", NS, "controller")
       yield* eventually("recreated Valid", () => (stateOf(server)?.status?.["result"] === "Valid" ? true : undefined))
