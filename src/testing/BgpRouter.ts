@@ -109,6 +109,23 @@ interface SessionRecord {
   close: (() => void) | undefined
 }
 
+const newRecord = (peer: string, state: Rib.SessionState, now: number, peerAs: number | undefined): SessionRecord => ({
+  peer,
+  remotePort: undefined,
+  localAddress: undefined,
+  state,
+  peerAs,
+  peerRouterId: undefined,
+  holdTime: undefined,
+  upDownSince: now,
+  messagesReceived: 0,
+  messagesSent: 0,
+  endOfRib: new Set(),
+  lastError: undefined,
+  generation: 0,
+  close: undefined
+})
+
 type Inbound = { readonly _tag: "Data"; readonly chunk: Uint8Array } | { readonly _tag: "Closed"; readonly reason: string }
 
 /** Why a session ends: a NOTIFICATION we sent or received, or the connection went away. */
@@ -261,22 +278,7 @@ export const make = (options: BgpRouterOptions): Effect.Effect<BgpRouterShape, B
         const previous = sessions.get(peer)
         // A peer that reconnects replaces its old connection (a restarted speaker must not wait for our hold timer).
         previous?.close?.()
-        const record: SessionRecord = previous ?? {
-          peer,
-          remotePort: undefined,
-          localAddress: undefined,
-          state: "Idle",
-          peerAs: undefined,
-          peerRouterId: undefined,
-          holdTime: undefined,
-          upDownSince: now,
-          messagesReceived: 0,
-          messagesSent: 0,
-          endOfRib: new Set(),
-          lastError: undefined,
-          generation: 0,
-          close: undefined
-        }
+        const record = previous ?? newRecord(peer, "Idle", now, undefined)
         record.generation++
         const generation = record.generation
         record.remotePort = socket.remotePort
@@ -468,22 +470,7 @@ export const make = (options: BgpRouterOptions): Effect.Effect<BgpRouterShape, B
     const port = typeof address === "object" && address !== null ? address.port : options.port ?? 0
     for (const peer of options.peers ?? []) {
       const t = yield* Clock.currentTimeMillis
-      sessions.set(peer.address, {
-        peer: peer.address,
-        remotePort: undefined,
-        localAddress: undefined,
-        state: "Active",
-        peerAs: peer.asn,
-        peerRouterId: undefined,
-        holdTime: undefined,
-        upDownSince: t,
-        messagesReceived: 0,
-        messagesSent: 0,
-        endOfRib: new Set(),
-        lastError: undefined,
-        generation: 0,
-        close: undefined
-      })
+      sessions.set(peer.address, newRecord(peer.address, "Active", t, peer.asn))
     }
 
     const waitFor: BgpRouterShape["waitFor"] = (predicate, timeout) =>
