@@ -36,8 +36,11 @@ export interface LivenessOptions {
   /** Announcing interfaces to heartbeat on. */
   readonly interfaces: ReadonlyArray<string>
   readonly timing?: LV.Timing
-  /** Shared heartbeat key (the memberlist Secret): sign outgoing frames and accept only signed incoming ones. */
-  readonly key?: Uint8Array
+  /**
+   * Shared heartbeat key (the memberlist Secret): sign outgoing frames and accept only signed incoming ones. A
+   * function is read at every frame, so a rotated Secret applies without a restart.
+   */
+  readonly key?: Uint8Array | (() => Uint8Array | undefined)
   /** Link state of an interface (default: /sys/class/net carrier and operstate). */
   readonly linkUp?: (iface: string) => boolean
 }
@@ -115,6 +118,8 @@ const make = (options: LivenessOptions): Effect.Effect<Liveness["Service"], Live
     const clock = yield* Clock.Clock
     const nowMs = () => Number(clock.monotonicTimeNanosUnsafe() / 1_000_000n)
     const linkUp = options.linkUp ?? sysfsLinkUp
+    const keyOption = options.key
+    const key = typeof keyOption === "function" ? keyOption : () => keyOption
     const bootId = randomBytes(Heartbeat.BOOT_ID_LENGTH)
     const counters = { sent: 0, sendErrors: 0, received: 0, unauthenticated: 0 }
     let sequence = 0
@@ -147,7 +152,7 @@ const make = (options: LivenessOptions): Effect.Effect<Liveness["Service"], Live
       Heartbeat.encodeFrame(
         { node: options.node, bootId, sequence: ++sequence >>> 0, leaving: leavingFrame, ready: !leavingFrame && LV.selfReady(r.state) },
         r.socket.interface.mac,
-        options.key
+        key()
       )
 
     const send = (r: Running, leavingFrame: boolean): boolean => {
@@ -187,7 +192,7 @@ const make = (options: LivenessOptions): Effect.Effect<Liveness["Service"], Live
         Effect.suspend(() => {
           counters.received++
           if (value.node === options.node) return Effect.void
-          if (!Heartbeat.authentic(value, options.key)) {
+          if (!Heartbeat.authentic(value, key())) {
             counters.unauthenticated++
             return Effect.void
           }
