@@ -251,6 +251,15 @@ class PacketReader : public Napi::ObjectWrap<PacketReader> {
   static void OnReadable(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<PacketReader*>(handle->data);
     if (self == nullptr || self->handle_ == nullptr) return;
+    if (status < 0) {
+      // POLLERR (the kernel reports ENETDOWN on the socket when the link goes down): libuv has stopped the handle.
+      // Read and clear the socket error, then poll again: the socket receives again once the link is back up.
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      uv_poll_start(handle, UV_READABLE, &PacketReader::OnReadable);
+      return;
+    }
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     Napi::Array frames = Napi::Array::New(env);

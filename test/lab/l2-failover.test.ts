@@ -114,8 +114,16 @@ describe.skipIf(gate.skip)("layer 2 failover (three nodes, fast profile)", () =>
       const lines = yield* capture.read("-x")
       assert.isAtLeast(lines.filter((line) => line.startsWith("1") && line.includes(l.hosts[owner].mac)).length, 1)
     }))
-  moves("when the owner's interface goes down", (l, owner) =>
-    Effect.asVoid(Netns.nsExec(l.hosts[owner].ns, ["ip", "link", "set", "eth0", "down"])))
+  moves("when the owner's interface goes down (and it rejoins when the link is back)", (l, owner) =>
+    Effect.gen(function*() {
+      yield* Netns.nsExec(l.hosts[owner].ns, ["ip", "link", "set", "eth0", "down"])
+      yield* l.settled(VIP4, { timeout: Duration.seconds(10), not: owner })
+      yield* Netns.nsExec(l.hosts[owner].ns, ["ip", "link", "set", "eth0", "up"])
+      yield* l.settled(VIP4, { all: true, timeout: Duration.seconds(10) }).pipe(
+        Effect.tapError(() => Effect.sync(() => console.log(l.process(owner)?.stdout(), l.process(owner)?.stderr())))
+      )
+      yield* Netns.nsExec(l.hosts[owner].ns, ["ip", "link", "set", "eth0", "down"])
+    }))
   moves("when the spec removes the owner (NetworkUnavailable / exclude label / selectors)", (l, owner) =>
     l.updateSpec((s) => ({ ...s, nodes: s.nodes.filter((n) => n !== owner) })))
   moves("when the owner hears no peers (receive path broken: a heartbeat key on it alone, so it drops its peers' unsigned frames while they still hear it)", (l, owner) =>
