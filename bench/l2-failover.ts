@@ -9,7 +9,7 @@
 // Needs root, iproute2, iputils ping, arping, keepalived.
 import { Duration, Effect } from "effect"
 import { fileURLToPath } from "node:url"
-import { writeFileSync } from "node:fs"
+import { rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as L2Lab from "../src/testing/L2Lab.ts"
 import * as Netns from "../src/testing/Netns.ts"
@@ -159,6 +159,8 @@ const keepalived = (advert: number) =>
       Effect.gen(function*() {
         const conf = join(lab.dir, `${n}-keepalived.conf`)
         writeFileSync(conf, keepalivedConf(n, priority[n], advert))
+        // A killed keepalived leaves its pid files behind; a restart must not trip over them.
+        for (const f of [`${n}.pid`, `${n}-vrrp.pid`, `${n}-checkers.pid`]) rmSync(join(lab.dir, f), { force: true })
         const p = yield* lab.spawn(hosts[n].ns, [
           "/usr/sbin/keepalived", "-n", "-l", "-P", "-f", conf,
           "-p", join(lab.dir, `${n}.pid`), "-r", join(lab.dir, `${n}-vrrp.pid`), "-c", join(lab.dir, `${n}-checkers.pid`)
@@ -181,7 +183,10 @@ const keepalived = (advert: number) =>
           if (want(o)) return o
           yield* Effect.sleep("50 millis")
         }
-        return yield* new Netns.LabError({ command: "keepalived owner", reason: "no expected owner in time" })
+        return yield* new Netns.LabError({
+          command: "keepalived owner",
+          reason: `no expected owner in time; ${[...procs].map(([n, p]) => `${n}: ${p.stdout().slice(-1500)} ${p.stderr().slice(-500)}`).join("\n")}`
+        })
       })
     for (const n of L2Lab.nodeNames) yield* start(n)
     const outages: Array<number> = []
