@@ -8,6 +8,7 @@
 // 2. Flood: 20,000 ARP requests/s for 5 s for the VIP, written with the native addon from the client namespace by
 //    this same file run as a child (`--flood IFACE TARGET RATE SECONDS`), which also counts the replies it gets.
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as Address from "../src/layer2/Address.ts"
@@ -25,6 +26,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 const flood = async (iface: string, target: string, rate: number, seconds: number) => {
   const socket = Effect.runSync(Native.openPacket(iface, Ethernet.ETHERTYPE_ARP, undefined))
   const facts = Effect.runSync(Native.interfaceInfo(iface))
+  Effect.runSync(Native.setSockOptInt(socket.fd, Native.constants.SOL_SOCKET, Native.constants.SO_RCVBUFFORCE, 4 * 1024 * 1024))
   const targetIp = Address.parseIpv4(target)
   if (targetIp._tag === "Failure") throw new Error(`bad target ${target}`)
   const senderIp = Uint8Array.of(192, 0, 2, 100)
@@ -35,7 +37,7 @@ const flood = async (iface: string, target: string, rate: number, seconds: numbe
     payload: Arp.encode({ operation: Arp.OP_REQUEST, senderMac: facts.mac, senderIp, targetMac: Address.ZERO_MAC, targetIp: targetIp.success })
   }))
   let answered = 0
-  const stop = Effect.runSync(Native.startReceiving(socket, (frames) => {
+  const { stop } = Effect.runSync(Native.startReceiving(socket, (frames) => {
     for (const f of frames) {
       // ARP reply (opcode 2 at 20..21) for the target (sender IP at 28..31) to us.
       if (f[21] === 2 && f[28] === targetIp.success[0] && f[29] === targetIp.success[1] && f[30] === targetIp.success[2] && f[31] === targetIp.success[3]) answered++
@@ -50,7 +52,10 @@ const flood = async (iface: string, target: string, rate: number, seconds: numbe
     const slice = () => {
       const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6
       const due = Math.min(total, Math.floor((elapsedMs * rate) / 1000))
-      while (sent < due) {
+      // At most 5 ms worth per slice: after a scheduling hiccup, catching up in one burst would overflow the
+      // receiving veth's backlog (netdev_max_backlog, 1000) and measure that instead of the responder.
+      let burst = 0
+      while (sent < due && burst++ < rate / 200) {
         try {
           Native.sendFrameUnsafe(socket, request)
         } catch {
@@ -65,8 +70,11 @@ const flood = async (iface: string, target: string, rate: number, seconds: numbe
   })
   const seconds_ = Number(process.hrtime.bigint() - start) / 1e9
   await new Promise((r) => setTimeout(r, 500))
+  // Replies the kernel dropped before this process read them (its packet sockets' drop counters).
+  const ss = execFileSync("ss", ["-0", "-a", "-m", "-n"], { encoding: "utf8" })
+  const drops = [...ss.matchAll(/skmem:\([^)]*,d(\d+)\)/g)].reduce((n, m) => n + Number(m[1]), 0)
   stop()
-  console.log(JSON.stringify({ sent, errors, answered, seconds: seconds_ }))
+  console.log(JSON.stringify({ sent, errors, answered, seconds: seconds_, drops }))
 }
 
 const delays = (lines: ReadonlyArray<string>, ip: string) => {
@@ -99,7 +107,7 @@ const main = (quick: boolean) =>
     yield* Netns.nsExec(hosts.n1.ns, ["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2"])
     yield* Netns.nsExec(hosts.n1.ns, ["ip", "addr", "add", `${VIP}/32`, "dev", "lo"])
     const specFile = `${lab.dir}/spec.json`
-    writeFileSync(specFile, JSON.stringify({ nodes: ["n1"], interface: "eth0", timing: "fast", services: [{ name: "bench/arp", ips: [VIP] }] }))
+    writeFileSync(specFile, JSON.stringify({ nodes: ["n1"], interface: "eth0", timing: "default", services: [{ name: "bench/arp", ips: [VIP] }] }))
     const node = yield* lab.spawn(hosts.n1.ns, [process.execPath, program, "n1", specFile], { name: "l2-node n1" })
     yield* node.waitFor(/"announcing":\["192\.0\.2\.200"\]/, { timeout: "20 seconds" })
 
@@ -117,8 +125,22 @@ const main = (quick: boolean) =>
     log(`kernel: ${kernel.length} replies, p50 ${pct(kernel, 0.5).toFixed(0)} µs, p99 ${pct(kernel, 0.99).toFixed(0)} µs`)
 
     const flooded = yield* Netns.nsExec(hosts.cli.ns, [process.execPath, self, "--flood", "eth0", VIP, String(rate), String(floodSeconds)])
-    const result = JSON.parse(flooded.stdout.trim().split("\n").at(-1) ?? "{}") as { sent: number; answered: number; seconds: number; errors: number }
+    const result = JSON.parse(flooded.stdout.trim().split("\n").at(-1) ?? "{}") as { sent: number; answered: number; seconds: number; errors: number; drops: number }
     const rss = rssMB(node.pid)
+    // Where requests or replies were lost: the packet sockets' drop counters (`ss -0 -m`, skmem d…) on both sides.
+    const drops = (ns: string) =>
+      Effect.map(Netns.nsExec(ns, ["ss", "-0", "-a", "-m", "-n"], { allowFailure: true }), (r) =>
+        [...r.stdout.matchAll(/skmem:\([^)]*,d(\d+)\)/g)].reduce((n, m) => n + Number(m[1]), 0))
+    const nodeDrops = yield* drops(hosts.n1.ns)
+    const clientDrops = result.drops
+    log(`packet socket drops: node ${nodeDrops}, client ${clientDrops}`)
+    yield* node.stop("SIGTERM")
+    const stopped = JSON.parse(node.stdout().split("\n").find((l) => l.includes(`"event":"stopped"`)) ?? "{}") as {
+      responder?: { requests?: Record<string, number>; responses?: Record<string, number> }
+    }
+    const seen = stopped.responder?.requests?.[VIP] ?? NaN
+    const answeredByNode = stopped.responder?.responses?.[VIP] ?? NaN
+    log(`responder counters for ${VIP} (all phases): ${seen} requests seen, ${answeredByNode} answered`)
     log(`flood: ${result.sent} requests in ${result.seconds.toFixed(2)} s (${result.errors} send errors), ${result.answered} answered; speaker RSS ${rss.toFixed(1)} MB`)
 
     console.log("ARP reply latency on the wire at the client (µs)")
@@ -137,6 +159,10 @@ const main = (quick: boolean) =>
       ratioToKernel: Number((pct(ours, 0.5) / pct(kernel, 0.5)).toFixed(2)),
       floodRequests: result.sent,
       floodAnswered: result.answered,
+      floodDropsAtNode: nodeDrops,
+      responderRequestsSeen: seen,
+      responderAnswered: answeredByNode,
+      floodDropsAtClient: clientDrops,
       speakerRssMB: Number(rss.toFixed(1))
     }))
   }))

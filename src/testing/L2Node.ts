@@ -90,9 +90,11 @@ export const run = (options: { readonly node: string; readonly specFile: string 
         return text === undefined ? undefined : Buffer.from(text, "utf8")
       }
     }).pipe(Layer.provide([PacketSockets.layer, Layer.succeed(SpeakerDirectory.SpeakerDirectory, directory.directory)]))
+    const statsContext = yield* Layer.build(ResponderStats.layer)
+    const responderStats = Context.get(statsContext, ResponderStats)
     const speakerLayer = Layer2Speaker.layer().pipe(
       Layer.provide([ArpResponder.layer, NdpResponder.layer, Announcer.layer()]),
-      Layer.provide([PacketSockets.layer, ResponderStats.layer])
+      Layer.provide([PacketSockets.layer, Layer.succeedContext(statsContext)])
     )
     const context = yield* Layer.build(Layer.merge(livenessLayer, speakerLayer))
     const liveness = Context.get(context, Liveness.Liveness)
@@ -162,7 +164,16 @@ export const run = (options: { readonly node: string; readonly specFile: string 
       Effect.gen(function*() {
         yield* liveness.leave
         yield* lock.withPermits(1)(speaker.set([]))
-        yield* print({ event: "stopped", node: options.node, stats: yield* liveness.stats, leaseWrites: yield* directory.directory.writes })
+        yield* print({
+          event: "stopped",
+          node: options.node,
+          stats: yield* liveness.stats,
+          responder: {
+            requests: Object.fromEntries(responderStats.totals("requests")),
+            responses: Object.fromEntries(responderStats.totals("responses"))
+          },
+          leaseWrites: yield* directory.directory.writes
+        })
       }))
     yield* print({ event: "ready", node: options.node })
     return yield* Effect.never

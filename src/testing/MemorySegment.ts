@@ -69,6 +69,8 @@ export const make = (): MemorySegment => {
         frames: Stream.fromQueue(queue),
         send: (frame) => Effect.asVoid(Effect.fromResult(sendNow(frame))),
         sendNow,
+        // Nothing is answered below JavaScript here: frames arrive unflagged and the responder answers them itself.
+        answerArp: () => undefined,
         join: () => Effect.void,
         leave: () => Effect.void,
         stats: Effect.sync(() => ({ ...counters }))
