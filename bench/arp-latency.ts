@@ -92,6 +92,11 @@ const delays = (lines: ReadonlyArray<string>, ip: string) => {
 }
 const pct = (xs: ReadonlyArray<number>, q: number) => xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(q * xs.length) - 1))] ?? NaN
 
+/** Frames the kernel dropped at the packet sockets of `ns` before they were read (`ss -0 -m`: skmem d…). */
+const drops = (ns: string) =>
+  Effect.map(Netns.nsExec(ns, ["ss", "-0", "-a", "-m", "-n"], { allowFailure: true }), (r) =>
+    [...r.stdout.matchAll(/skmem:\([^)]*,d(\d+)\)/g)].reduce((n, m) => n + Number(m[1]), 0))
+
 const rssMB = (pid: number) => {
   const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/)
   return m?.[1] === undefined ? NaN : Number(m[1]) / 1024
@@ -127,10 +132,6 @@ const main = (quick: boolean) =>
     const flooded = yield* Netns.nsExec(hosts.cli.ns, [process.execPath, self, "--flood", "eth0", VIP, String(rate), String(floodSeconds)])
     const result = JSON.parse(flooded.stdout.trim().split("\n").at(-1) ?? "{}") as { sent: number; answered: number; seconds: number; errors: number; drops: number }
     const rss = rssMB(node.pid)
-    // Where requests or replies were lost: the packet sockets' drop counters (`ss -0 -m`, skmem d…) on both sides.
-    const drops = (ns: string) =>
-      Effect.map(Netns.nsExec(ns, ["ss", "-0", "-a", "-m", "-n"], { allowFailure: true }), (r) =>
-        [...r.stdout.matchAll(/skmem:\([^)]*,d(\d+)\)/g)].reduce((n, m) => n + Number(m[1]), 0))
     const nodeDrops = yield* drops(hosts.n1.ns)
     const clientDrops = result.drops
     log(`packet socket drops: node ${nodeDrops}, client ${clientDrops}`)
