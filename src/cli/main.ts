@@ -11,6 +11,7 @@ import * as Args from "./Args.ts"
 import * as ConfigConvert from "./ConfigConvert.ts"
 import * as ConfigValidate from "./ConfigValidate.ts"
 import * as Controller from "./Controller.ts"
+import * as Speaker from "./Speaker.ts"
 
 interface Command {
   readonly spec: Args.CommandSpec
@@ -19,7 +20,7 @@ interface Command {
   readonly interruptStatus?: number
 }
 
-const commands: ReadonlyArray<Command> = [ConfigValidate, ConfigConvert, Controller]
+const commands: ReadonlyArray<Command> = [ConfigValidate, ConfigConvert, Controller, Speaker]
 
 let interruptStatus = 130
 
