@@ -10,13 +10,19 @@ import { Cause, Console, Effect, Exit, Result, type Runtime } from "effect"
 import * as Args from "./Args.ts"
 import * as ConfigConvert from "./ConfigConvert.ts"
 import * as ConfigValidate from "./ConfigValidate.ts"
+import * as Controller from "./Controller.ts"
+import * as Speaker from "./Speaker.ts"
 
 interface Command {
   readonly spec: Args.CommandSpec
   readonly run: (args: Args.Parsed) => Effect.Effect<number>
+  /** Exit status when SIGINT/SIGTERM stops the command (default 130); long-running programs stop with 0. */
+  readonly interruptStatus?: number
 }
 
-const commands: ReadonlyArray<Command> = [ConfigValidate, ConfigConvert]
+const commands: ReadonlyArray<Command> = [ConfigValidate, ConfigConvert, Controller, Speaker]
+
+let interruptStatus = 130
 
 const usage = (): string => {
   const rows = commands.map((c) => [`${c.spec.path.join(" ")} ${c.spec.positionals}`, c.spec.summary] as const)
@@ -48,6 +54,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
       yield* Console.error(`metallb: ${known}\n\n${usage()}`)
       return 2
     }
+    interruptStatus = command.interruptStatus ?? 130
     const parsed = Args.parse(command.spec, argv.slice(command.spec.path.length))
     if (Result.isFailure(parsed)) {
       yield* Console.error(`metallb ${command.spec.path.join(" ")}: ${parsed.failure}\nRun metallb ${command.spec.path.join(" ")} --help for usage.`)
@@ -60,10 +67,10 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     return yield* command.run(parsed.success)
   })
 
-/** Exit with the command's status; interrupts (Ctrl-C, SIGTERM) with 130; defects as the default does. */
+/** Exit with the command's status; interrupts (Ctrl-C, SIGTERM) with the command's interrupt status; defects as the default does. */
 const teardown: Runtime.Teardown = (exit, onExit) => {
   if (Exit.isSuccess(exit)) return onExit(typeof exit.value === "number" ? exit.value : 0)
-  if (Cause.hasInterruptsOnly(exit.cause)) return onExit(130)
+  if (Cause.hasInterruptsOnly(exit.cause)) return onExit(interruptStatus)
   return onExit(1)
 }
 

@@ -1,0 +1,165 @@
+/**
+ * `metallb controller` as an operator runs it: a child process with the project's Node 24, against the in-memory
+ * API server; the pool and the Service applied with the real kubectl, `kubectl get svc` showing the EXTERNAL-IP;
+ * JSON logs; /healthz, /readyz (ready after the first pass), /metrics; SIGTERM → exit 0; flag errors name the flag.
+ * kubectl is needed for the first case: without it that case is skipped, except in CI where it must fail.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { crdFiles } from "../../src/config/CrdGen.ts"
+import { type ApiServer, startApiServer } from "../../src/testing/apiserver/Server.ts"
+
+const root = resolve(import.meta.dirname, "../..")
+const node = resolve(root, "node_modules/.bin/node")
+const kubectlPath = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].find((p) => existsSync(p))
+const inCi = process.env["CI"] === "true"
+
+const freePort = (): Promise<number> =>
+  new Promise((done, fail) => {
+    const s = createServer()
+    s.once("error", fail)
+    s.listen(0, "127.0.0.1", () => {
+      const address = s.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      s.close(() => done(port))
+    })
+  })
+
+interface Child {
+  readonly process: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exited: Promise<number | null>
+}
+
+const startCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Child => {
+  const child = spawn(node, ["src/cli/main.ts", ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+  let out = ""
+  let err = ""
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()))
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()))
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
+  return { process: child, stdout: () => out, stderr: () => err, exited }
+}
+
+const until = async <A>(what: string, probe: () => Promise<A | undefined>, ms = 15_000): Promise<A> => {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    const v = await probe().catch(() => undefined)
+    if (v !== undefined) return v
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+const manifest = `
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: first-pool, namespace: metallb-system}
+spec:
+  addresses: [192.0.2.100-192.0.2.110]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, protocol: TCP}]
+`
+
+describe("metallb controller (the program)", () => {
+  let server: ApiServer
+  let dir: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "controller-program-"))
+    server = await startApiServer()
+    for (const crd of crdFiles()) server.objects.applyManifest(crd.content)
+    server.objects.upsert({ apiVersion: "v1", kind: "Namespace", metadata: { name: "metallb-system" } })
+    await writeFile(join(dir, "manifest.yaml"), manifest)
+  })
+  afterAll(async () => {
+    await server.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it.skipIf(kubectlPath === undefined && !inCi)(
+    "kubectl apply of a pool and a Service → kubectl get svc shows the EXTERNAL-IP; probes, metrics, JSON logs, SIGTERM exits 0",
+    async () => {
+      const kubectl = (...args: ReadonlyArray<string>) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+          execFile(kubectlPath ?? "kubectl", [...args], {
+            env: { ...process.env, KUBECONFIG: server.kubeconfigPath, KUBECACHEDIR: join(dir, "cache"), HOME: dir },
+            timeout: 20_000
+          }, (error, stdout, stderr) => done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr }))
+        })
+      const [metricsPort, healthPort] = [await freePort(), await freePort()]
+      const child = startCli([
+        "controller",
+        "--kubeconfig", server.kubeconfigPath,
+        "--port", String(metricsPort),
+        "--health-probe-port", String(healthPort),
+        "--listen-address", "127.0.0.1",
+        "--log-level", "debug",
+        "--tls-min-version", "VersionTLS12"
+      ], { METALLB_NAMESPACE: "metallb-system" })
+      try {
+        await until("/healthz", async () => ((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status === 200 ? true : undefined))
+        const applied = await kubectl("apply", "-f", join(dir, "manifest.yaml"))
+        assert.strictEqual(applied.code, 0, applied.stderr)
+        await until("/readyz", async () => ((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined))
+        const row = await until("EXTERNAL-IP", async () => {
+          const r = await kubectl("get", "svc", "web", "--no-headers")
+          return r.stdout.includes("192.0.2.100") ? r.stdout : undefined
+        })
+        assert.match(row, /^web\s+LoadBalancer\s+\S+\s+192\.0\.2\.100\s+80:\d+\/TCP/)
+
+        const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+        assert.match(metrics, /metallb_allocator_addresses_in_use_total\{pool="first-pool"\} 1/)
+        assert.match(metrics, /metallb_allocator_addresses_total\{pool="first-pool"\} 11/)
+        assert.match(metrics, /metallb_k8s_client_config_loaded_bool 1/)
+
+        const lines = child.stdout().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+        const assigned = lines.find((l) => l["event"] === "ipAllocated")
+        assert.isDefined(assigned)
+        assert.strictEqual(assigned?.["service"], "default/web")
+        assert.deepStrictEqual(assigned?.["ip"], ["192.0.2.100"])
+        for (const l of lines) assert.containsAllKeys(l, ["caller", "level", "msg", "ts"])
+
+        child.process.kill("SIGTERM")
+        assert.strictEqual(await child.exited, 0, child.stderr())
+      } finally {
+        child.process.kill("SIGKILL")
+      }
+    },
+    60_000
+  )
+
+  // Every flag rule is unit-tested in test/cli/Controller.test.ts; here only that the program says it and exits 2.
+  it("rejects bad flags naming the flag (exit 2)", async () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
+      [["--port", "http"], /flag --port: "http" is not a port number/],
+      [["--bogus"], /unknown flag --bogus/]
+    ]
+    for (const [args, message] of cases) {
+      const child = startCli(["controller", ...args])
+      assert.strictEqual(await child.exited, 2, args.join(" "))
+      assert.match(child.stderr(), message)
+    }
+  }, 60_000)
+
+  it("exits 1 with a JSON error line when the kubeconfig cannot be loaded", async () => {
+    const [healthPort] = [await freePort()]
+    const child = startCli(["controller", "--kubeconfig", join(dir, "missing.yaml"), "--port", "0", "--health-probe-port", String(healthPort)])
+    assert.strictEqual(await child.exited, 1)
+    const last = JSON.parse(child.stdout().trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>
+    assert.strictEqual(last["msg"], "controller stopped")
+    assert.match(String(last["error"]), /missing\.yaml/)
+  }, 30_000)
+})
