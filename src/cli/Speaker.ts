@@ -49,6 +49,10 @@ export const spec: CommandSpec = {
       type: "boolean",
       description: "announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too"
     },
+    "disable-layer2": {
+      type: "boolean",
+      description: "BGP only: no heartbeats, no ARP/NDP answers, no packet sockets (layer 2 IPs get announceFailed); for the sandbox"
+    },
     "l2-profile": {
       type: "string",
       placeholder: "PROFILE",
@@ -104,6 +108,8 @@ export interface Options {
   readonly secretKeyPath: string | undefined
   readonly bgpListenPort: number | undefined
   readonly bfdPort: number
+  /** False with --disable-layer2. */
+  readonly layer2: boolean
 }
 
 const levels: ReadonlyArray<string> = ["all", "debug", "info", "warn", "error", "none"]
@@ -231,7 +237,8 @@ export const options = (
     excluded: excluded.success,
     secretKeyPath: stringFlag(flags, "ml-secret-key-path") ?? (env["METALLB_ML_SECRET_KEY_PATH"] || undefined),
     bgpListenPort: bgpListen === undefined ? undefined : Result.getOrElse(bgpListen, () => 179),
-    bfdPort: bfdPort.success
+    bfdPort: bfdPort.success,
+    layer2: flags["disable-layer2"] !== true
   })
 }
 
@@ -266,7 +273,7 @@ export const run = (args: Parsed): Effect.Effect<number> =>
       ...(o.bgpListenPort === undefined ? {} : { listen: { port: o.bgpListenPort } })
     })
     const bgp = BgpSpeaker.layer.pipe(Layer.provide(o.bfdPort === 0 ? sessions : Layer.merge(sessions, Bfd.layer({ port: o.bfdPort }))))
-    const plane = Layer2Plane.layer({
+    const plane = !o.layer2 ? Layer2Plane.disabled : Layer2Plane.layer({
       namespace: o.namespace,
       node: o.node,
       excluded: o.excluded,

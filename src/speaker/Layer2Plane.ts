@@ -56,6 +56,17 @@ export class NoAnnouncingInterface extends Error {
   override readonly name = "NoAnnouncingInterface"
 }
 
+/**
+ * No layer 2 at all (speaker --disable-layer2): nobody is alive on any interface, so this node owns no layer 2 IP,
+ * and an announcement is answered nowhere. Needs no packet sockets (no root), sends nothing.
+ */
+export const disabled: Layer.Layer<Layer2Plane> = Layer.succeed(Layer2Plane, Layer2Plane.of({
+  alive: Effect.succeed(new Map()),
+  changes: Stream.never,
+  set: (announcements) => Effect.succeed(announcements.map((a) => ({ ip: a.ip, interfaces: [] }))),
+  leave: Effect.void
+}))
+
 /** Liveness + Lease directory + Layer2Speaker on this node's announcing interfaces (found at start). */
 export const layer = (options: Layer2PlaneOptions): Layer.Layer<Layer2Plane, unknown, KubeClient> =>
   Layer.effect(

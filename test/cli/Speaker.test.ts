@@ -28,6 +28,11 @@ describe("metallb speaker flags", () => {
     assert.strictEqual(ok(parse(["--node-name", "n2"], { METALLB_NODE_NAME: "n1" })).node, "n2")
   })
 
+  it("runs layer 2 unless --disable-layer2 (BGP only, for the sandbox)", () => {
+    assert.isTrue(ok(parse(["--node-name", "n"])).layer2)
+    assert.isFalse(ok(parse(["--node-name", "n", "--disable-layer2"])).layer2)
+  })
+
   it("has MetalLB's defaults", () => {
     const o = ok(parse(["--node-name", "n"]))
     assert.strictEqual(o.namespace, "metallb-system")
