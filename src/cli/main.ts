@@ -11,6 +11,7 @@ import * as Args from "./Args.ts"
 import * as ConfigConvert from "./ConfigConvert.ts"
 import * as ConfigValidate from "./ConfigValidate.ts"
 import * as Controller from "./Controller.ts"
+import * as Sandbox from "./Sandbox.ts"
 import * as Speaker from "./Speaker.ts"
 
 interface Command {
@@ -20,7 +21,7 @@ interface Command {
   readonly interruptStatus?: number
 }
 
-const commands: ReadonlyArray<Command> = [ConfigValidate, ConfigConvert, Controller, Speaker]
+const commands: ReadonlyArray<Command> = [ConfigValidate, ConfigConvert, Controller, Speaker, Sandbox]
 
 let interruptStatus = 130
 
