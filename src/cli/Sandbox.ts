@@ -18,15 +18,18 @@ export const spec: CommandSpec = {
     once: { type: "boolean", description: "run the scenario, print a JSON summary line, exit 0 only if everything came up" },
     "no-namespaces": {
       type: "boolean",
-      description: "loopback mode (the only mode so far; accepted so scripts can ask for it explicitly)"
+      description: "loopback mode even as root (the default without root, or without FRR and arping)"
     },
     "api-port": { type: "string", placeholder: "PORT", description: "port of the API server on 127.0.0.1 (default: a free port)" },
     "state-file": { type: "string", placeholder: "FILE", description: "keep the API server's objects in FILE across restarts" },
     timeout: { type: "string", placeholder: "SECONDS", description: "how long to wait for everything to come up (default 60)" }
   },
   details:
-    "Loopback mode: everything listens on 127.0.0.1, the speakers' BGP sessions leave from 127.0.0.3/.4/.5 and peer\n" +
-    "with the project's own passive BGP router (src/testing/BgpRouter.ts). No root needed. See docs/sandbox.md."
+    "Loopback mode (without root): everything listens on 127.0.0.1, the speakers' BGP sessions leave from\n" +
+    "127.0.0.3/.4/.5 and peer with the project's own passive BGP router (src/testing/BgpRouter.ts); no layer 2.\n" +
+    "Namespaces mode (root, FRR and arping installed): a LAN of network namespaces with FRR as the router, the\n" +
+    "speakers in their node namespaces with layer 2 too, and an ARP request from a client answered by the owner.\n" +
+    "See docs/sandbox.md."
 }
 
 const positive = (text: string | undefined, name: string, fallback: number, max: number): Result.Result<number, string> => {
@@ -52,8 +55,15 @@ export const run = (args: Parsed): Effect.Effect<number> =>
     }
     const once = args.flags["once"] === true
     const Sandbox = yield* Effect.promise(() => import("../sandbox/Sandbox.ts"))
+    let namespaces = false
+    if (args.flags["no-namespaces"] !== true && process.getuid?.() === 0) {
+      const problem = Sandbox.namespacesProblem()
+      if (problem === undefined) namespaces = true
+      else yield* Effect.sync(() => process.stdout.write(`note: ${problem}; running in loopback mode\n`))
+    }
     const summary = yield* Sandbox.run({
       once,
+      namespaces,
       apiPort: Result.getOrElse(apiPort, () => 0),
       stateFile: stringFlag(args.flags, "state-file"),
       timeout: Duration.seconds(Result.getOrElse(timeout, () => 60)),

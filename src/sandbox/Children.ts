@@ -12,6 +12,8 @@ import { fileURLToPath } from "node:url"
 
 /** The `metallb` entry point the children run (a path, not an import: nothing imports from cli/). */
 export const mainPath = fileURLToPath(new URL("../cli/main.ts", import.meta.url))
+/** The forwarder the namespaces mode runs in each node namespace. */
+export const forwardPath = fileURLToPath(new URL("./Forward.ts", import.meta.url))
 
 export interface Child {
   readonly name: string
@@ -34,19 +36,20 @@ const waitExit = (child: ChildProcess, ms: number): Promise<boolean> =>
   })
 
 /**
- * Starts `node main.ts ...args` (or another argv with `command`), output appended to `logFile`. `wrap` prefixes the
- * argv, e.g. `["ip", "netns", "exec", ns]`.
+ * Starts `node SCRIPT ...args` (the `metallb` command by default), output appended to `logFile`. `wrap` prefixes the
+ * argv, e.g. `["ip", "netns", "exec", ns]` (which execs, so the PID stays node's).
  */
 export const start = (
   name: string,
   args: ReadonlyArray<string>,
   logFile: string,
-  wrap: ReadonlyArray<string> = []
+  wrap: ReadonlyArray<string> = [],
+  script: string = mainPath
 ): Effect.Effect<Child, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const fd = openSync(logFile, "a")
-      const argv = [...wrap, process.execPath, mainPath, ...args]
+      const argv = [...wrap, process.execPath, script, ...args]
       const [command = process.execPath, ...rest] = argv
       const child = spawn(command, rest, { stdio: ["ignore", fd, fd], env: process.env })
       closeSync(fd)

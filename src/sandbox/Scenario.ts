@@ -23,11 +23,22 @@ export interface SandboxNode {
   readonly podIP: string
 }
 
-export const nodes: ReadonlyArray<SandboxNode> = [3, 4, 5].map((n) => ({
+/** Loopback mode: sessions from 127.0.0.3/.4/.5. */
+export const loopbackNodes: ReadonlyArray<SandboxNode> = [3, 4, 5].map((n) => ({
   name: `node${n}`,
   address: `127.0.0.${n}`,
   podIP: `198.51.100.${n}`
 }))
+
+/** Namespaces mode: the lab LAN's host numbers 13/14/15 (192.0.2.13 …, MAC 02:00:00:00:00:13 …). */
+export const labNodes: ReadonlyArray<SandboxNode> = [3, 4, 5].map((n) => ({
+  name: `node${n}`,
+  address: `192.0.2.1${n}`,
+  podIP: `198.51.100.${n}`
+}))
+
+/** Namespaces mode, layer 2: a pool on the LAN and a second Service that takes its IP from it. */
+export const l2Pool = { name: "sandbox-l2", range: "192.0.2.200-192.0.2.210" } as const
 
 export interface RouterEndpoint {
   readonly address: string
@@ -46,8 +57,11 @@ const nodeObject = (node: SandboxNode): Json => ({
   }
 })
 
-/** The BGP configuration: one peer per node so each session leaves from its own address (FRR tells peers apart by it). */
-export const bgpConfig = (router: RouterEndpoint): ReadonlyArray<Json> => [
+/**
+ * The BGP configuration. With `perNodeSource` there is one peer per node whose session leaves from the node's own
+ * address (loopback mode: all speakers share one network stack); otherwise one peer for every node.
+ */
+export const bgpConfig = (router: RouterEndpoint, nodes: ReadonlyArray<SandboxNode>, perNodeSource: boolean): ReadonlyArray<Json> => [
   {
     apiVersion: "metallb.io/v1beta1",
     kind: "IPAddressPool",
@@ -66,29 +80,54 @@ export const bgpConfig = (router: RouterEndpoint): ReadonlyArray<Json> => [
     metadata: { name: bgpPool.name, namespace },
     spec: { ipAddressPools: [bgpPool.name], communities: ["cluster-services"] }
   },
-  ...nodes.map((node): Json => ({
+  ...(perNodeSource ? nodes : [undefined]).map((node): Json => ({
     apiVersion: "metallb.io/v1beta2",
     kind: "BGPPeer",
-    metadata: { name: `router-${node.name}`, namespace },
+    metadata: { name: node === undefined ? "router" : `router-${node.name}`, namespace },
     spec: {
       myASN: nodeAsn,
       peerASN: routerAsn,
       peerAddress: router.address,
       peerPort: router.port,
-      sourceAddress: node.address,
       // Short timers so a stopped speaker is noticed within seconds.
       holdTime: "9s",
       keepaliveTime: "3s",
-      nodeSelectors: [{ matchLabels: { "kubernetes.io/hostname": node.name } }]
+      ...(node === undefined
+        ? {}
+        : { sourceAddress: node.address, nodeSelectors: [{ matchLabels: { "kubernetes.io/hostname": node.name } }] })
     }
   }))
 ]
 
-/** A ready endpoint of the nginx Service on every node: what kube-proxy and the speakers would see with pods running. */
-export const nginxEndpoints: Json = {
+/** Layer 2: a pool on the LAN, its L2Advertisement, and `nginx-l2`, a copy of the walkthrough's Service that takes its IP from that pool. */
+export const l2Config = (nodes: ReadonlyArray<SandboxNode>): ReadonlyArray<Json> => [
+  {
+    apiVersion: "metallb.io/v1beta1",
+    kind: "IPAddressPool",
+    metadata: { name: l2Pool.name, namespace },
+    // Only for Services that ask for it, so the walkthrough's nginx keeps its BGP address.
+    spec: { addresses: [l2Pool.range], autoAssign: false }
+  },
+  {
+    apiVersion: "metallb.io/v1beta1",
+    kind: "L2Advertisement",
+    metadata: { name: l2Pool.name, namespace },
+    spec: { ipAddressPools: [l2Pool.name] }
+  },
+  {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "nginx-l2", namespace: "default", annotations: { "metallb.io/address-pool": l2Pool.name } },
+    spec: { type: "LoadBalancer", selector: { app: "nginx" }, ports: [{ name: "http", port: 80, protocol: "TCP", targetPort: "http" }] }
+  },
+  endpointsFor("nginx-l2", nodes)
+]
+
+/** A ready endpoint of a Service on every node: what kube-proxy and the speakers would see with pods running. */
+export const endpointsFor = (service: string, nodes: ReadonlyArray<SandboxNode>): Json => ({
   apiVersion: "discovery.k8s.io/v1",
   kind: "EndpointSlice",
-  metadata: { name: "nginx-sandbox", namespace: "default", labels: { "kubernetes.io/service-name": "nginx" } },
+  metadata: { name: `${service}-sandbox`, namespace: "default", labels: { "kubernetes.io/service-name": service } },
   addressType: "IPv4",
   endpoints: nodes.map((node) => ({
     addresses: [node.podIP],
@@ -96,9 +135,9 @@ export const nginxEndpoints: Json = {
     nodeName: node.name
   })),
   ports: [{ name: "http", port: 80, protocol: "TCP" }]
-}
+})
 
-export const nodeObjects: ReadonlyArray<Json> = nodes.map(nodeObject)
+export const nodeObjects = (nodes: ReadonlyArray<SandboxNode>): ReadonlyArray<Json> => nodes.map(nodeObject)
 
 /** Objects as one multi-document YAML (what `objects.applyManifest` takes, and what `--print-config` shows). */
 export const toYaml = (objects: ReadonlyArray<Json>): string => objects.map((o) => stringify(o)).join("---\n")
