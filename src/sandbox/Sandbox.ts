@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Schema, type Scope, Stream } from "effect"
+import { Cause, Duration, Effect, Exit, Schema, type Scope, Stream } from "effect"
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
@@ -215,7 +215,15 @@ const labError = (e: Netns.LabError) => new SandboxError({ message: e.message })
 
 const namespacesWorld = (api: ApiServer, dir: string): Effect.Effect<World, SandboxError, Scope.Scope> =>
   Effect.gen(function*() {
+    // The lab keeps its work directory when its scope ends in failure, and Ctrl-C is an interrupt: remove it then too.
+    let labDir: string | undefined
+    yield* Effect.addFinalizer((exit) =>
+      Effect.sync(() => {
+        if (labDir !== undefined && (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause))) rmSync(labDir, { recursive: true, force: true })
+      })
+    )
     const lab = yield* Netns.make().pipe(Effect.mapError(labError))
+    labDir = lab.dir
     const hosts = yield* lab.lan({ rtr: 1, node3: 13, node4: 14, node5: 15, cli: 100 }).pipe(Effect.mapError(labError))
     const frr = yield* Routers.startFrr(lab, hosts.rtr.ns, { name: "frr", hostname: "sandbox-router", bgpd: frrConfig }).pipe(
       Effect.mapError(labError)
