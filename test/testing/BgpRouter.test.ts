@@ -200,6 +200,34 @@ describe("BgpRouter", () => {
         for (const c of clients) c.socket.destroy()
       })))
 
+  it.live("IPv6 over MP_REACH/MP_UNREACH: stored with the MP next hop, shown in the ipv6 view, withdrawn", () =>
+    withRouter({}, (router) =>
+      Effect.gen(function*() {
+        const c = yield* open("127.0.0.3", router.port)
+        yield* establish(c, makeOpen({ asn: nodeAs, holdTime: 90, bgpIdentifier: 0x0a000003, families: [{ afi: 1, safi: 1 }, { afi: 2, safi: 1 }] }))
+        const prefix = Result.getOrThrow(Prefix.parse("2001:db8:ffff::10/128"))
+        const hop = Prefix.parseAddress("2001:db8:0:1::13")?.bytes ?? new Uint8Array(16)
+        c.send({
+          _tag: "Update",
+          withdrawn: [],
+          attributes: [
+            { _tag: "Origin", value: 0 },
+            ...asPathAttributes([nodeAs], true),
+            { _tag: "MpReachNlri", afi: 2, safi: 1, nextHop: hop, nlri: [prefix] }
+          ],
+          nlri: []
+        })
+        const s = yield* router.waitFor((s) => paths(s, "2001:db8:ffff::10/128").length === 1, "5 seconds")
+        assert.strictEqual(paths(s, "2001:db8:ffff::10/128")[0]?.nextHop, "2001:db8:0:1::13")
+        assert.match(yield* router.routes(6), /\*> 2001:db8:ffff::10\/128 +2001:db8:0:1::13/)
+        assert.match(yield* router.routes(4), /Displayed 0 routes/)
+        c.send({ _tag: "Update", withdrawn: [], attributes: [{ _tag: "MpUnreachNlri", afi: 2, safi: 1, withdrawn: [prefix] }], nlri: [] })
+        yield* router.waitFor((s) => s.routes.length === 0, "5 seconds")
+        c.send(endOfRib(2, 1))
+        yield* router.waitFor((s) => s.sessions[0]?.endOfRib.includes("ipv6-unicast") === true, "5 seconds")
+        c.socket.destroy()
+      })))
+
   it.live("loopback next hops: treated as withdraw per the codec, accepted when the sandbox asks", () =>
     Effect.gen(function*() {
       for (const accept of [false, true]) {
