@@ -58,6 +58,17 @@ describe("metallb sandbox --once (loopback mode)", () => {
     }
   }, 120_000)
 
+  it("exits 1 with the reason when the scenario is not up in time", async () => {
+    const r = await sandbox(["--once", "--no-namespaces", "--timeout", "0"])
+    const summary = summaryOf(r.stdout)
+    assert.strictEqual(r.code, 1)
+    assert.strictEqual(summary.sandbox, "failed")
+    assert.match(summary.reason ?? "", /after 0s/)
+    assert.match(r.stdout, /sandbox failed: .*\n\(logs kept in (\S+)\)/)
+    const kept = /\(logs kept in (\S+)\)/.exec(r.stdout)?.[1]
+    if (kept !== undefined) rmSync(kept, { recursive: true, force: true })
+  })
+
   it("rejects a bad flag with exit 2 and names it", async () => {
     const r = await sandbox(["--once", "--timeout", "soon"])
     assert.strictEqual(r.code, 2)
