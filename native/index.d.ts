@@ -9,6 +9,7 @@ export interface InterfaceFacts {
 export declare class PacketReader {
   constructor(fd: number, callback: (frames: ReadonlyArray<Buffer>, types: ReadonlyArray<number>) => void)
   close(): void
+  setArpAnswers(mac: Buffer, ips: Buffer): void
 }
 declare const binding: {
   interfaceInfo(name: string): InterfaceFacts

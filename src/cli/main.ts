@@ -24,7 +24,9 @@ export interface Command {
 export const commands: ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly load: () => Promise<Command> }> = [
   { path: ["config", "validate"], load: () => import("./ConfigValidate.ts") },
   { path: ["config", "convert"], load: () => import("./ConfigConvert.ts") },
-  { path: ["controller"], load: () => import("./Controller.ts") }
+  { path: ["controller"], load: () => import("./Controller.ts") },
+  { path: ["speaker"], load: () => import("./Speaker.ts") },
+  { path: ["sandbox"], load: () => import("./Sandbox.ts") }
 ]
 
 let interruptStatus = 130

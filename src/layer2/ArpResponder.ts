@@ -19,6 +19,8 @@ import * as Native from "../native/Native.ts"
 export interface Ownership {
   /** Does this node answer for `ip` (canonical text) on `iface` right now? */
   readonly answers: (iface: string, ip: string) => boolean
+  /** Every IP answered on `iface` now (the table pushed to the native reader). */
+  readonly owned: (iface: string) => ReadonlyArray<string>
 }
 
 /** A running responder on one interface. */
@@ -29,9 +31,15 @@ export interface InterfaceResponder {
   readonly gratuitous: (ip: string) => Effect.Effect<number, PacketSocketError>
 }
 
+/** The ARP responder on one interface. */
+export interface ArpInterfaceResponder extends InterfaceResponder {
+  /** Re-reads the owned IPs after a change (the native reader answers for them without a hop into JavaScript). */
+  readonly refresh: () => void
+}
+
 export class ArpResponder extends Context.Service<ArpResponder, {
   /** Starts answering on `iface` for the life of the scope. */
-  readonly start: (iface: string, ownership: Ownership) => Effect.Effect<InterfaceResponder, PacketSocketError, Scope.Scope>
+  readonly start: (iface: string, ownership: Ownership) => Effect.Effect<ArpInterfaceResponder, PacketSocketError, Scope.Scope>
 }>()("metallb/layer2/ArpResponder") {
   static readonly layer: Layer.Layer<ArpResponder, never, PacketSockets | ResponderStats> = Layer.effect(
     ArpResponder,
@@ -47,7 +55,9 @@ export class ArpResponder extends Context.Service<ArpResponder, {
           onMalformed: () => stats.count("malformed", iface)
         })
         const mac = socket.interface.mac
-        yield* socket.receive((request, packetType) => {
+        const answered = Native.constants.PACKET_ANSWERED
+        yield* socket.receive((request, flaggedType) => {
+          const packetType = flaggedType & ~answered
           // Frames to other hosts (a promiscuous NIC) are not ours to answer.
           if (packetType === Native.constants.PACKET_OTHERHOST) return
           if (request.arp.operation !== Arp.OP_REQUEST) return
@@ -62,7 +72,9 @@ export class ArpResponder extends Context.Service<ArpResponder, {
             senderIP: Address.formatIpv4(request.arp.senderIp),
             senderMAC: Address.formatMac(request.arp.senderMac),
             responseMAC: Address.formatMac(mac),
-            sent: socket.sendNow(Arp.reply(request, mac))
+            // Answered by the native reader already (the common case); otherwise (ownership just changed, or a
+            // socket without the offload) here.
+            sent: (flaggedType & answered) !== 0 ? Result.succeed(0) : socket.sendNow(Arp.reply(request, mac))
           })
         })
         const gratuitous = (ip: string) =>
@@ -74,7 +86,13 @@ export class ArpResponder extends Context.Service<ArpResponder, {
             stats.count("gratuitous", ip, 2)
             return 2
           })
-        return { interface: iface, mac, gratuitous }
+        const refresh = () =>
+          socket.answerArp(ownership.owned(iface).flatMap((ip) => {
+            const bytes = Address.parseIpv4(ip)
+            return Result.isSuccess(bytes) ? [bytes.success] : []
+          }))
+        refresh()
+        return { interface: iface, mac, gratuitous, refresh }
       })
       return ArpResponder.of({ start })
     })

@@ -10,7 +10,7 @@
  */
 import { Context, Duration, Effect, Exit, Layer, Schedule, Scope, Semaphore } from "effect"
 import { Announcer } from "./Announcer.ts"
-import { ArpResponder, type InterfaceResponder, type Ownership } from "./ArpResponder.ts"
+import { type ArpInterfaceResponder, ArpResponder, type InterfaceResponder, type Ownership } from "./ArpResponder.ts"
 import * as Interfaces from "./Interfaces.ts"
 import { type NdpInterfaceResponder, NdpResponder } from "./NdpResponder.ts"
 
@@ -39,7 +39,7 @@ const isV6 = (ip: string) => ip.includes(":")
 interface Running {
   readonly state: Interfaces.InterfaceState
   readonly scope: Scope.Closeable
-  readonly arp: InterfaceResponder | undefined
+  readonly arp: ArpInterfaceResponder | undefined
   readonly ndp: NdpInterfaceResponder | undefined
 }
 
@@ -71,7 +71,12 @@ const make = Effect.fnUntraced(function*(options: Layer2SpeakerOptions) {
     answers: (iface, ip) => {
       const a = owned.get(ip)
       return a !== undefined && allowed(a, iface)
-    }
+    },
+    owned: (iface) => [...owned.values()].filter((a) => allowed(a, iface)).map((a) => a.ip)
+  }
+  // The native readers answer ARP from a table: push it after every change of `owned`.
+  const refreshTables = () => {
+    for (const r of running.values()) r.arp?.refresh()
   }
 
   const respondersFor = (a: L2Announcement): Array<InterfaceResponder | NdpInterfaceResponder> => {
@@ -115,8 +120,9 @@ const make = Effect.fnUntraced(function*(options: Layer2SpeakerOptions) {
         const before = owned.get(a.ip)
         return before === undefined || !sameInterfaces(before.interfaces, a.interfaces)
       })
-      // Stop answering first: the responders read `owned` synchronously.
+      // Stop answering first: the responders read `owned` synchronously, the native readers their table.
       for (const a of lost) owned.delete(a.ip)
+      if (lost.length > 0) refreshTables()
       for (const a of lost) {
         yield* announcer.lost(a.ip)
         yield* memberships(a, false)
@@ -125,6 +131,7 @@ const make = Effect.fnUntraced(function*(options: Layer2SpeakerOptions) {
         const before = owned.get(a.ip)
         if (before !== undefined) yield* memberships(before, false)
         owned.set(a.ip, a)
+        refreshTables()
         yield* memberships(a, true)
         yield* announcer.gained(a.ip, burst(a))
       }
@@ -179,6 +186,7 @@ const make = Effect.fnUntraced(function*(options: Layer2SpeakerOptions) {
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
       owned.clear()
+      refreshTables()
       for (const r of running.values()) yield* Scope.close(r.scope, Exit.void)
       running.clear()
     }))

@@ -69,6 +69,12 @@ export interface PacketSocket<A> {
   readonly send: (frame: Uint8Array) => Effect.Effect<void, PacketSocketError>
   /** `send` for the synchronous path: no Effect to run, the error comes back as a value. */
   readonly sendNow: (frame: Uint8Array) => Result.Result<number, PacketSocketError>
+  /**
+   * Has the receiver answer ARP requests for these IPv4 addresses itself, with the interface MAC, before the frame
+   * reaches the handler (whose packet type then carries `Native.constants.PACKET_ANSWERED`). Replaces the previous
+   * table; kept across receivers.
+   */
+  readonly answerArp: (ips: ReadonlyArray<Uint8Array>) => void
   /** Makes the interface accept frames to a multicast MAC (solicited-node groups), until `leave` or close. */
   readonly join: (mac: Uint8Array) => Effect.Effect<void, PacketSocketError>
   readonly leave: (mac: Uint8Array) => Effect.Effect<void, PacketSocketError>
@@ -76,6 +82,7 @@ export interface PacketSocket<A> {
 }
 
 const STREAM_BUFFER = 4096
+const RECEIVE_BUFFER = 4 * 1024 * 1024
 
 const asBuffer = (frame: Uint8Array): Buffer =>
   Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
@@ -89,8 +96,16 @@ export const open = <A>(options: PacketSocketOptions<A>): Effect.Effect<PacketSo
       Native.openPacket(ifname, options.ethertype, options.filter).pipe(Effect.mapError(fromNative(ifname, "open"))),
       (socket) => Native.closeFd(socket.fd).pipe(Effect.ignore)
     )
+    // Room for a burst: a request flood must not overflow the queue while the event loop is busy for a few ms
+    // (the default ~212 KB holds only ~280 small frames). Beyond rmem_max only with CAP_NET_ADMIN; best effort.
+    yield* Native.setSockOptInt(raw.fd, Native.constants.SOL_SOCKET, Native.constants.SO_RCVBUFFORCE, RECEIVE_BUFFER).pipe(
+      Effect.catch(() => Native.setSockOptInt(raw.fd, Native.constants.SOL_SOCKET, Native.constants.SO_RCVBUF, RECEIVE_BUFFER)),
+      Effect.ignore
+    )
     const counters = { received: 0, malformed: 0, overflowed: 0, sent: 0, sendErrors: 0 }
     let receiving = false
+    let receiver: Native.Receiver | undefined
+    let arpTable: ReadonlyArray<Uint8Array> = []
 
     const receive = (handler: (value: A, packetType: number) => void) => {
       const onFrames = (frames: ReadonlyArray<Buffer>, types: ReadonlyArray<number>) => {
@@ -119,12 +134,19 @@ export const open = <A>(options: PacketSocketOptions<A>): Effect.Effect<PacketSo
           )
           : Native.startReceiving(raw, onFrames).pipe(
             Effect.mapError(fromNative(ifname, "receive")),
-            Effect.tap(() => Effect.sync(() => (receiving = true)))
+            Effect.tap((r) =>
+              Effect.sync(() => {
+                receiving = true
+                receiver = r
+                if (arpTable.length > 0) r.answerArp(facts.mac, arpTable)
+              })
+            )
           )
       )
-      return Effect.asVoid(Effect.acquireRelease(start, (stop) =>
+      return Effect.asVoid(Effect.acquireRelease(start, (r) =>
         Effect.sync(() => {
-          stop()
+          r.stop()
+          receiver = undefined
           receiving = false
         })))
     }
@@ -162,6 +184,10 @@ export const open = <A>(options: PacketSocketOptions<A>): Effect.Effect<PacketSo
       frames,
       send: (frame) => Effect.suspend(() => Effect.fromResult(sendNow(frame))).pipe(Effect.asVoid),
       sendNow,
+      answerArp: (ips) => {
+        arpTable = ips
+        receiver?.answerArp(facts.mac, ips)
+      },
       join: (mac) => membership(mac, true),
       leave: (mac) => membership(mac, false),
       stats: Effect.sync(() => ({ ...counters }))

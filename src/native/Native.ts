@@ -44,6 +44,8 @@ export const constants = binding.constants as Readonly<{
   IPV6_UNICAST_HOPS: number
   IPV6_MINHOPCOUNT: number
   SO_RCVBUF: number
+  /** SO_RCVBUF beyond `net.core.rmem_max` (needs CAP_NET_ADMIN). */
+  SO_RCVBUFFORCE: number
   IFF_UP: number
   IFF_BROADCAST: number
   IFF_LOOPBACK: number
@@ -53,6 +55,8 @@ export const constants = binding.constants as Readonly<{
   PACKET_BROADCAST: number
   PACKET_MULTICAST: number
   PACKET_OTHERHOST: number
+  /** Bit set in a received frame's packet type when the reader already answered it (see `answerArp`). */
+  PACKET_ANSWERED: number
 }>
 
 /** Interface facts that `os.networkInterfaces()` does not give (it omits interfaces without addresses). */
@@ -129,17 +133,30 @@ export const addPacketMembership = (
   call("setsockopt(PACKET_ADD_MEMBERSHIP)", () =>
     binding.addPacketMembership(socket.fd, socket.ifindex, Buffer.from(mac), add))
 
+/** A running reader: `stop` ends it; `answerArp` hands it the table of IPv4 addresses it answers ARP for itself. */
+export interface Receiver {
+  readonly stop: () => void
+  /**
+   * ARP requests for one of `ips` (4 bytes each) are answered with `mac` inside the reader, in the same wake-up and
+   * before the frame reaches JavaScript (whose copy then carries `constants.PACKET_ANSWERED`). An empty list stops it.
+   */
+  readonly answerArp: (mac: Uint8Array, ips: ReadonlyArray<Uint8Array>) => void
+}
+
 /**
  * Starts delivering received frames (in batches, with their `sll_pkttype`) to `onFrames` through a libuv poll
- * handle. Returns the function that stops it.
+ * handle. Returns the running {@link Receiver}.
  */
 export const startReceiving = (
   socket: RawPacketSocket,
   onFrames: (frames: ReadonlyArray<Buffer>, packetTypes: ReadonlyArray<number>) => void
-): Effect.Effect<() => void, NativeError> =>
+): Effect.Effect<Receiver, NativeError> =>
   call("uv_poll_start", () => {
     const reader = new binding.PacketReader(socket.fd, onFrames)
-    return () => reader.close()
+    return {
+      stop: () => reader.close(),
+      answerArp: (mac, ips) => reader.setArpAnswers(Buffer.from(mac), Buffer.concat(ips.map((ip) => Buffer.from(ip))))
+    }
   })
 
 export const closeFd = (fd: number): Effect.Effect<void, NativeError> => call("close", () => binding.closeFd(fd))

@@ -27,6 +27,28 @@ describe.skipIf(gate.skip)("native addon in a namespace", () => {
     assert.isUndefined(gate.problem, gate.problem)
   })
 
+  it.live("answers ARP for its table inside the reader, flags the frame, and keeps receiving after link down/up", () =>
+    Effect.gen(function*() {
+      const out = yield* runProbe<{
+        phase1: { client: Array<string>; server: Array<{ hex: string; type: number }> }
+        phase2: number
+        phase3: { client: number; server: number }
+        expectedReply: string
+        request: string
+        answered: number
+        broadcast: number
+      }>("arpOffload")
+      // Exactly one reply, for the owned target, identical to the one the JS responder builds.
+      assert.deepStrictEqual(out.phase1.client.filter((h) => h !== out.request && !h.startsWith("ffffffffffff")), [out.expectedReply])
+      assert.strictEqual(out.phase1.server.length, 3)
+      assert.deepStrictEqual(out.phase1.server.map((f) => f.type), [out.broadcast | out.answered, out.broadcast, out.broadcast])
+      // Table emptied: no answer.
+      assert.strictEqual(out.phase2, out.phase1.client.length)
+      // After the link bounced: delivered and answered again.
+      assert.strictEqual(out.phase3.server, 5)
+      assert.strictEqual(out.phase3.client, out.phase2 + 1)
+    }))
+
   it.live("sends a frame on one end of a veth pair and receives it on the other; a rejecting filter hides it", () =>
     Effect.gen(function*() {
       const out = yield* runProbe<{
