@@ -415,20 +415,21 @@ const orThrow = <A, E>(r: Result.Result<A, E>, message: (e: E) => string): A => 
 const inClusterTransport = () =>
   KubeTransport.make(orThrow(KubeCredentials.inCluster(), (why) => why))
 
+const clientNodeFromFile = async (file: string | undefined) => {
+  const m = await import("./ClientNodeTransport.ts")
+  return m.make(m.fromFile(file))
+}
+
 /** The lean transport for a kubeconfig file, or client-node's when the file uses what only client-node implements. */
 const kubeconfigTransport = async (path: string | undefined): Promise<KubeTransport.KubeTransport> => {
-  const clientNode = async (file: string | undefined) => {
-    const m = await import("./ClientNodeTransport.ts")
-    return m.make(m.fromFile(file))
-  }
   const located = KubeCredentials.defaultKubeconfigPath()
   const file = path ?? (Result.isSuccess(located) ? located.success : undefined)
-  if (path === undefined && Result.isFailure(located)) return clientNode(undefined)
+  if (path === undefined && Result.isFailure(located)) return clientNodeFromFile(undefined)
   if (file === undefined) {
     return KubeTransport.make(orThrow(KubeCredentials.inCluster(), (why) => `no kubeconfig ($KUBECONFIG, ~/.kube/config) and not in a pod: ${why}`))
   }
   const loaded = orThrow(await KubeCredentials.fromKubeconfigFile(file), (why) => `${file}: ${why}`)
-  return "_tag" in loaded ? clientNode(file) : KubeTransport.make(loaded)
+  return "_tag" in loaded ? clientNodeFromFile(file) : KubeTransport.make(loaded)
 }
 
 export class KubeClient extends Context.Service<KubeClient, KubeClientShape>()("mlb/k8s/KubeClient") {
