@@ -3,18 +3,31 @@
  * auth method client-node knows: exec and auth-provider plugins, OIDC, proxies) and sent by its own HTTP library.
  * KubeClient imports this module only when a kubeconfig needs it: client-node costs ~60 MiB RSS to load.
  */
-import * as k8s from "@kubernetes/client-node"
+import type * as k8s from "@kubernetes/client-node"
 import type { KubeTransport } from "./KubeTransport.ts"
 
+// A dynamic import, also inside a bundle: esbuild hoists a static import of an external package to the top of the
+// bundle, which would load client-node at start-up even when no request ever uses it.
+const load = () => import("@kubernetes/client-node")
+
+/** Requests through client-node; the package is imported at the first request. */
 export const make = (config: k8s.KubeConfig): KubeTransport => {
-  const http = new k8s.IsomorphicFetchHttpLibrary()
+  let loaded: Promise<(ctx: k8s.RequestContext) => Promise<k8s.ResponseContext>> | undefined
+  const send = async (ctx: k8s.RequestContext) => {
+    loaded ??= load().then((m) => {
+      const http = new m.IsomorphicFetchHttpLibrary()
+      return (c: k8s.RequestContext) => http.send(c).toPromise()
+    })
+    return (await loaded)(ctx)
+  }
   const cluster = config.getCurrentCluster()
   const server = cluster?.server.replace(/\/+$/, "") ?? ""
   let dispatcher: ReturnType<k8s.RequestContext["getDispatcher"]>
 
   const open: KubeTransport["open"] = async (method, path, signal, body, contentType) => {
     if (cluster === null) throw new Error("the kubeconfig has no current cluster")
-    const ctx = new k8s.RequestContext(`${server}${path}`, method)
+    const { RequestContext } = await load()
+    const ctx = new RequestContext(`${server}${path}`, method)
     ctx.setHeaderParam("Accept", "application/json")
     if (body !== undefined) {
       ctx.setHeaderParam("Content-Type", contentType ?? "application/json")
@@ -30,7 +43,7 @@ export const make = (config: k8s.KubeConfig): KubeTransport => {
       ctx.setDispatcher(dispatcher)
       void fresh.close()
     }
-    const response = await http.send(ctx).toPromise()
+    const response = await send(ctx)
     return {
       status: response.httpStatusCode,
       text: () => response.body.text(),
@@ -42,8 +55,9 @@ export const make = (config: k8s.KubeConfig): KubeTransport => {
 }
 
 /** A kubeconfig file (or client-node's default order) loaded by client-node. */
-export const fromFile = (path: string | undefined): k8s.KubeConfig => {
-  const config = new k8s.KubeConfig()
+export const fromFile = async (path: string | undefined): Promise<k8s.KubeConfig> => {
+  const { KubeConfig } = await load()
+  const config = new KubeConfig()
   if (path === undefined) config.loadFromDefault()
   else config.loadFromFile(path)
   if (config.getCurrentCluster() === null) throw new Error("no current context/cluster")

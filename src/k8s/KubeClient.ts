@@ -1,7 +1,8 @@
-// Types only: client-node is loaded (by ClientNodeTransport) only for kubeconfigs that need it, since importing it
-// costs ~60 MiB RSS (docs/design/footprint.md).
+// Types only: client-node is loaded (by ClientNodeTransport, at its first request) only for kubeconfigs that need
+// it, since importing it costs ~60 MiB RSS (docs/design/footprint.md).
 import type * as k8s from "@kubernetes/client-node"
 import { Context, Duration, Effect, Layer, Option, Predicate, Queue, Result, Schedule, Schema, Stream } from "effect"
+import * as ClientNodeTransport from "./ClientNodeTransport.ts"
 import * as KubeCredentials from "./KubeCredentials.ts"
 import { fromResponse, fromTransport, isRetryable, KubeError } from "./KubeError.ts"
 import * as KubeTransport from "./KubeTransport.ts"
@@ -141,18 +142,8 @@ const noAnswer = (label: string) => () => Effect.fail(fromTransport(label, `no a
 
 const nsOf = (object: KubeObject) => object.metadata.namespace
 
-/** client-node's transport, its module imported at the first request. */
-const lazyClientNode = (config: k8s.KubeConfig): KubeTransport.KubeTransport => {
-  let loaded: Promise<KubeTransport.KubeTransport> | undefined
-  const transport = () => (loaded ??= import("./ClientNodeTransport.ts").then((m) => m.make(config)))
-  return {
-    open: async (...args) => (await transport()).open(...args),
-    close: () => void loaded?.then((t) => t.close())
-  }
-}
-
 /** The client on top of a loaded client-node `KubeConfig`: requests are signed and sent by client-node. */
-export const make = (config: k8s.KubeConfig): KubeClientShape => makeWith(lazyClientNode(config))
+export const make = (config: k8s.KubeConfig): KubeClientShape => makeWith(ClientNodeTransport.make(config))
 
 /** The client over any transport. */
 export const makeWith = (transport: KubeTransport.KubeTransport): KubeClientShape => {
@@ -415,10 +406,7 @@ const orThrow = <A, E>(r: Result.Result<A, E>, message: (e: E) => string): A => 
 const inClusterTransport = () =>
   KubeTransport.make(orThrow(KubeCredentials.inCluster(), (why) => why))
 
-const clientNodeFromFile = async (file: string | undefined) => {
-  const m = await import("./ClientNodeTransport.ts")
-  return m.make(m.fromFile(file))
-}
+const clientNodeFromFile = async (file: string | undefined) => ClientNodeTransport.make(await ClientNodeTransport.fromFile(file))
 
 /** The lean transport for a kubeconfig file, or client-node's when the file uses what only client-node implements. */
 const kubeconfigTransport = async (path: string | undefined): Promise<KubeTransport.KubeTransport> => {
