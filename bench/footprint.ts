@@ -8,13 +8,13 @@
 // measured; until then the stand-ins under bench/footprint/ (same imports, same watches). `source` runs the .ts
 // entry as shipped today; `bundle` runs one esbuild ESM bundle of it (docs/design/footprint.md).
 // Figures are MiB (2^20 bytes). The JSON line reports the bundle mode when measured, else the source mode.
-import { build } from "esbuild"
 import { spawn, spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type ApiServer, startApiServer } from "../src/testing/apiserver/Server.ts"
+import { bundle } from "./footprint/Bundle.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const node = process.execPath
@@ -55,24 +55,6 @@ const entryOf = (program: Program, commands: ReadonlySet<string>): Entry => {
   return commands.has(program)
     ? { label: `src/cli/main.ts ${program}`, file: join(root, "src/cli/main.ts"), args: (k) => [program, ...programArgs(k)] }
     : { label: `bench/footprint/${program}.ts (stand-in)`, file: join(root, `bench/footprint/${program}.ts`), args: programArgs }
-}
-
-/** One ESM file, tree-shaken; client-node (loaded only for exec/OIDC kubeconfigs) and native addons stay outside. */
-export const bundle = async (file: string, out: string, minify = true): Promise<string> => {
-  await build({
-    entryPoints: [file],
-    outfile: out,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node24",
-    minify,
-    treeShaking: true,
-    external: ["@kubernetes/client-node", "@metallb-ts/native", "raw-socket", "*.node"],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "error"
-  })
-  return out
 }
 
 // ---------------------------------------------------------------------------------------------------------------
