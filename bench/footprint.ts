@@ -1,13 +1,16 @@
-// `npm run bench -- footprint [--runs N] [--mode source|bundle|both] [--node-flags "..."] [--quick]`
+// `npm run bench -- footprint [--runs N] [--mode source|bundle|tuned|all] [--node-flags "..."] [--settle MS] [--only NAME]
+//  [--quick]`
 //
 // Resident memory of the shipped programs against the in-memory API server (started in this process):
 //   speaker idle (no Services, no peers), speaker with 1,000 Services + EndpointSlices and 3 BGP peers,
 //   controller with 10,000 Services.
 // Each program runs as a child process; RSS is VmRSS from /proc/PID/status once it has synced and settled (median of
-// 5 samples 400 ms apart), VmHWM is its peak. When `metallb controller` / `metallb speaker` exist in the CLI they are
-// measured; until then the stand-ins under bench/footprint/ (same imports, same watches). `source` runs the .ts
-// entry as shipped today; `bundle` runs one esbuild ESM bundle of it (docs/design/footprint.md).
-// Figures are MiB (2^20 bytes). The JSON line reports the bundle mode when measured, else the source mode.
+// 5 samples 400 ms apart), VmHWM is its peak; "ready ms" is wall time to synced, "cpu ms" the CPU it used until
+// then. When `metallb controller` / `metallb speaker` exist in the CLI they are measured; until then the stand-ins
+// under bench/footprint/ (same imports, same watches). `source` runs the .ts entry as shipped today; `bundle` runs
+// one esbuild ESM bundle of it, `tuned` the bundle with the recommended V8 flags (docs/design/footprint.md).
+// Figures are MiB (2^20 bytes). The JSON line reports the last of tuned / bundle / source measured (and the source
+// figures beside it).
 import { spawn, spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -25,9 +28,12 @@ const option = (name: string): string | undefined => {
 }
 const quick = argv.includes("--quick")
 const runs = Number(option("runs") ?? (quick ? "1" : "2"))
-const mode = option("mode") ?? "both"
+const mode = option("mode") ?? "all"
+/** The V8 flags docs/design/footprint.md recommends for the shipped programs (the `tuned` mode). */
+export const recommendedFlags = ["--max-semi-space-size=1"]
 const nodeFlags = (option("node-flags") ?? "").split(" ").filter((f) => f !== "")
-const settleMs = quick ? 2000 : 4000
+const settleMs = Number(option("settle") ?? (quick ? "5000" : "10000"))
+const only = option("only")
 
 type Program = "controller" | "speaker"
 
@@ -112,6 +118,8 @@ interface Scenario {
   readonly peers: number
 }
 
+const meta = (name: string) => ({ name, namespace: "metallb-system" })
+
 /** Config, nodes and namespaces through the server's API (defaulted and validated like a real cluster's). */
 const populateConfig = (server: ApiServer, s: Scenario) => {
   const o = server.objects
@@ -129,7 +137,6 @@ const populateConfig = (server: ApiServer, s: Scenario) => {
       status: { addresses: [{ type: "InternalIP", address: `2001:db8:3::${n + 1}` }] }
     })
   }
-  const meta = (name: string) => ({ name, namespace: "metallb-system" })
   o.upsert({ apiVersion: "metallb.io/v1beta1", kind: "IPAddressPool", metadata: meta("pool"), spec: { addresses: ["2001:db8:1::/112"] } })
   o.upsert({ apiVersion: "metallb.io/v1beta1", kind: "BGPAdvertisement", metadata: meta("bgp"), spec: { ipAddressPools: ["pool"] } })
   for (let p = 0; p < s.peers; p++) {
@@ -175,6 +182,13 @@ const statusKb = (pid: number, key: string): number => {
   return Number(m?.[1] ?? Number.NaN)
 }
 
+/** CPU time (user + system) the process has used, in ms (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
+const cpuMs = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const mib = (kb: number) => Math.round((kb / 1024) * 10) / 10
 const median = (xs: ReadonlyArray<number>) => {
@@ -186,15 +200,16 @@ interface Sample {
   readonly rssMiB: number
   readonly hwmMiB: number
   readonly readyMs: number
+  readonly cpuMs: number
 }
 
-const measure = async (s: Scenario, file: string, args: (k: string) => Array<string>): Promise<Sample> => {
+const measure = async (s: Scenario, file: string, args: (k: string) => Array<string>, flags: ReadonlyArray<string>): Promise<Sample> => {
   const server = await cluster(s)
   try {
     const token = `footprint-${s.name}`
     const kubeconfig = await server.kubeconfigWithToken(token)
     const started = performance.now()
-    const child = spawn(node, [...nodeFlags, file, ...args(kubeconfig)], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(node, [...flags, file, ...args(kubeconfig)], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => void (stdout += d.toString()))
@@ -209,13 +224,14 @@ const measure = async (s: Scenario, file: string, args: (k: string) => Array<str
         await sleep(50)
       }
       const readyMs = Math.round(performance.now() - started)
+      const cpu = cpuMs(child.pid ?? 0)
       await sleep(settleMs)
       const samples: Array<number> = []
       for (let i = 0; i < 5; i++) {
         samples.push(statusKb(child.pid ?? 0, "VmRSS"))
         await sleep(400)
       }
-      return { rssMiB: mib(median(samples)), hwmMiB: mib(statusKb(child.pid ?? 0, "VmHWM")), readyMs }
+      return { rssMiB: mib(median(samples)), hwmMiB: mib(statusKb(child.pid ?? 0, "VmHWM")), readyMs, cpuMs: cpu }
     } finally {
       child.kill("SIGTERM")
       await Promise.race([exited, sleep(5000)])
@@ -236,36 +252,39 @@ const scenarios: ReadonlyArray<Scenario> = [
 const goals: Record<string, number> = { speakerIdle: 100, speaker1k: 140, controller10k: 128 }
 
 const commands = cliCommands()
-const modes = mode === "both" ? ["source", "bundle"] as const : [mode as "source" | "bundle"]
+type Mode = "source" | "bundle" | "tuned"
+const modes: ReadonlyArray<Mode> = mode === "all" ? ["source", "bundle", "tuned"] : [mode as Mode]
 const outDir = join(root, "node_modules/.cache/footprint")
 mkdirSync(outDir, { recursive: true })
 
-const rows: Array<{ scenario: string; mode: string; entry: string; rss: number; hwm: number; ready: number }> = []
+const rows: Array<{ scenario: string; mode: string; entry: string; rss: number; hwm: number; ready: number; cpu: number }> = []
 for (const m of modes) {
-  for (const s of scenarios) {
+  for (const s of scenarios.filter((x) => only === undefined || x.name === only)) {
     const entry = entryOf(s.program, commands)
     const file = m === "source" ? entry.file : await bundle(entry.file, join(outDir, `${s.program}.mjs`))
+    const flags = m === "tuned" ? [...recommendedFlags, ...nodeFlags] : nodeFlags
     const samples: Array<Sample> = []
-    for (let r = 0; r < runs; r++) samples.push(await measure(s, file, entry.args))
+    for (let r = 0; r < runs; r++) samples.push(await measure(s, file, entry.args, flags))
     rows.push({
       scenario: s.name,
       mode: m,
-      entry: m === "source" ? entry.label : `${entry.label} → esbuild bundle`,
+      entry: m === "source" ? entry.label : `${entry.label} → esbuild bundle${m === "tuned" ? ` + ${recommendedFlags.join(" ")}` : ""}`,
       rss: median(samples.map((x) => x.rssMiB)),
       hwm: Math.max(...samples.map((x) => x.hwmMiB)),
-      ready: median(samples.map((x) => x.readyMs))
+      ready: median(samples.map((x) => x.readyMs)),
+      cpu: median(samples.map((x) => x.cpuMs))
     })
   }
 }
 
 const pad = (s: string | number, n: number) => String(s).padEnd(n)
 console.log(`footprint: RSS in MiB after settling, median of ${runs} run(s)${nodeFlags.length > 0 ? `, node flags: ${nodeFlags.join(" ")}` : ""}`)
-console.log(`${pad("scenario", 15)}${pad("mode", 8)}${pad("RSS", 8)}${pad("peak", 8)}${pad("goal", 6)}${pad("ready ms", 10)}entry`)
+console.log(`${pad("scenario", 15)}${pad("mode", 8)}${pad("RSS", 8)}${pad("peak", 8)}${pad("goal", 6)}${pad("ready ms", 10)}${pad("cpu ms", 8)}entry`)
 for (const r of rows) {
   const goal = goals[r.scenario] ?? Number.NaN
-  console.log(`${pad(r.scenario, 15)}${pad(r.mode, 8)}${pad(r.rss, 8)}${pad(r.hwm, 8)}${pad(`${r.rss <= goal ? "≤" : ">"}${goal}`, 6)}${pad(r.ready, 10)}${r.entry}`)
+  console.log(`${pad(r.scenario, 15)}${pad(r.mode, 8)}${pad(r.rss, 8)}${pad(r.hwm, 8)}${pad(`${r.rss <= goal ? "≤" : ">"}${goal}`, 6)}${pad(r.ready, 10)}${pad(r.cpu, 8)}${r.entry}`)
 }
-const reported = modes.includes("bundle" as never) ? "bundle" : modes[0]
+const reported = modes.includes("tuned") ? "tuned" : modes.includes("bundle") ? "bundle" : (modes[0] ?? "source")
 const figure = (scenario: string, m = reported) => rows.find((r) => r.scenario === scenario && r.mode === m)?.rss ?? null
 console.log(JSON.stringify({
   bench: "footprint",
@@ -274,7 +293,7 @@ console.log(JSON.stringify({
   controller10kMB: figure("controller10k"),
   mode: reported,
   unit: "MiB",
-  ...(reported === "bundle" && modes.includes("source" as never)
+  ...(reported !== "source" && modes.includes("source")
     ? { sourceSpeakerIdleMB: figure("speakerIdle", "source"), sourceSpeaker1kMB: figure("speaker1k", "source"), sourceController10kMB: figure("controller10k", "source") }
     : {})
 }))

@@ -1,2 +1,2 @@
 // An empty module: loading it costs exactly what Node's TypeScript stripper costs (footprint-imports bench).
-export {}
+export const empty = true
