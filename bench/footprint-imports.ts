@@ -34,17 +34,7 @@ const effectUsed = ["Context", "Duration", "Effect", "Layer", "Option", "Predica
   .map((m) => `effect/${m}`)
 
 /** What the programs import (the stand-ins' module set, without running them). */
-const programModules = [
-  "./src/k8s/KubeClient.ts",
-  "./src/k8s/Informer.ts",
-  "./src/config/Parse.ts",
-  "./src/speaker/BgpDesired.ts",
-  "./src/speaker/L2Desired.ts",
-  "./src/bgp/UpdatePacker.ts",
-  "./src/observability/HealthServer.ts",
-  "./src/observability/Logging.ts",
-  "@effect/platform-node/NodeRuntime"
-]
+const programModules = ["./bench/footprint/Programs.ts"]
 
 /** A one-line module importing `specs`, bundled; returns its path relative to the root (for the probe). */
 const bundled = async (name: string, specs: ReadonlyArray<string>): Promise<string> => {
@@ -83,6 +73,7 @@ for (const [label, specs] of cases) measure(label, specs)
 measure("effect subpaths we use, bundled", [await bundled("effect-subpaths", effectUsed)])
 measure("effect barrel (same names), bundled", [await bundled("effect-barrel", ["effect"])])
 measure("the programs' modules, bundled", [await bundled("programs", programModules)])
+measure("the programs' modules + src/cli/main.ts, bundled", [await bundled("programs-cli", [...programModules, "./src/cli/main.ts"])])
 
 const bare = rows[0]?.median ?? 0
 console.log(`import cost: RSS in MiB after GC, ${runs} fresh processes each (min / median, Δ = median − bare Node)`)
