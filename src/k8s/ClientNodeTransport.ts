@@ -8,6 +8,8 @@ import type { KubeTransport } from "./KubeTransport.ts"
 
 // A dynamic import, also inside a bundle: esbuild hoists a static import of an external package to the top of the
 // bundle, which would load client-node at start-up even when no request ever uses it.
+// The one place allowed to load client-node (lint rule no-restricted-imports).
+// oxlint-disable-next-line no-restricted-imports
 const load = () => import("@kubernetes/client-node")
 
 /** Requests through client-node; the package is imported at the first request. */
