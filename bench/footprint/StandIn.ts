@@ -3,7 +3,7 @@
 // programs import. A stand-in prints one line `{"ready":...}` to stdout once every informer has synced and its work
 // is done, then idles until SIGTERM, so the harness can sample its RSS.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import { KubeClient } from "../../src/k8s/KubeClient.ts"
 import * as Informer from "../../src/k8s/Informer.ts"
 import { custom, type KubeObject, type Resource } from "../../src/k8s/Resource.ts"
@@ -46,7 +46,7 @@ export const configLists = (all: { readonly [K in keyof typeof configKinds]: Inf
   })
 
 /** Runs `work` with the KubeClient, the observability server and logging, prints its result as the ready line. */
-export const run = (program: string, work: Effect.Effect<Record<string, unknown>, unknown, KubeClient | import("effect").Scope.Scope>) => {
+export const run = (program: string, work: Effect.Effect<Record<string, unknown>, unknown, KubeClient | Scope.Scope>) => {
   const kubeconfig = flag("kubeconfig")
   const main = Effect.gen(function*() {
     const started = performance.now()
