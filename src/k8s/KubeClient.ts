@@ -1,6 +1,11 @@
-import * as k8s from "@kubernetes/client-node"
-import { Context, Duration, Effect, Layer, Option, Predicate, Queue, Schedule, Schema, Stream } from "effect"
+// Types only: client-node is loaded (by ClientNodeTransport, at its first request) only for kubeconfigs that need
+// it, since importing it costs ~60 MiB RSS (docs/design/footprint.md).
+import type * as k8s from "@kubernetes/client-node"
+import { Context, Duration, Effect, Layer, Option, Predicate, Queue, Result, Schedule, Schema, Stream } from "effect"
+import * as ClientNodeTransport from "./ClientNodeTransport.ts"
+import * as KubeCredentials from "./KubeCredentials.ts"
 import { fromResponse, fromTransport, isRetryable, KubeError } from "./KubeError.ts"
+import * as KubeTransport from "./KubeTransport.ts"
 import * as MergePatch from "./MergePatch.ts"
 import {
   collectionPath,
@@ -104,7 +109,7 @@ export const conflictAttempts = 8
 const requestTimeout = Duration.seconds(30)
 const pageSize = 500
 
-type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+type Method = KubeTransport.Method
 
 const query = (params: Readonly<Record<string, string | number | boolean | undefined>>): string => {
   const search = new URLSearchParams()
@@ -137,41 +142,20 @@ const noAnswer = (label: string) => () => Effect.fail(fromTransport(label, `no a
 
 const nsOf = (object: KubeObject) => object.metadata.namespace
 
-/** The client on top of a loaded `KubeConfig`: requests are signed and sent by client-node's own HTTP library. */
-export const make = (config: k8s.KubeConfig): KubeClientShape => {
-  const http = new k8s.IsomorphicFetchHttpLibrary()
-  const cluster = config.getCurrentCluster()
-  const server = cluster?.server.replace(/\/+$/, "") ?? ""
-  let dispatcher: ReturnType<k8s.RequestContext["getDispatcher"]>
+/** The client on top of a loaded client-node `KubeConfig`: requests are signed and sent by client-node. */
+export const make = (config: k8s.KubeConfig): KubeClientShape => makeWith(ClientNodeTransport.make(config))
 
-  // Built, signed (token, client certificate, CA, skipTLSVerify) and sent by client-node's own HTTP layer.
-  const open = async (method: Method, path: string, signal: AbortSignal, body?: unknown, contentType?: string) => {
-    if (cluster === null) throw new Error("the kubeconfig has no current cluster")
-    const ctx = new k8s.RequestContext(`${server}${path}`, method)
-    ctx.setHeaderParam("Accept", "application/json")
-    if (body !== undefined) {
-      ctx.setHeaderParam("Content-Type", contentType ?? "application/json")
-      ctx.setBody(JSON.stringify(body))
-    }
-    ctx.setSignal(signal)
-    await config.applySecurityAuthentication(ctx)
-    // client-node builds a fresh connection pool per request; keep the first one so connections are reused.
-    // Credentials (headers) are still applied per request, so rotated tokens are picked up.
-    const fresh = ctx.getDispatcher()
-    if (dispatcher === undefined) dispatcher = fresh
-    else if (fresh !== undefined && fresh !== dispatcher) {
-      ctx.setDispatcher(dispatcher)
-      void fresh.close()
-    }
-    return http.send(ctx).toPromise()
-  }
+/** The client over any transport. */
+export const makeWith = (transport: KubeTransport.KubeTransport): KubeClientShape => {
+  const open = (method: Method, path: string, signal: AbortSignal, body?: unknown, contentType?: string) =>
+    transport.open(method, path, signal, body === undefined ? undefined : JSON.stringify(body), contentType)
 
   const send = (method: Method, path: string, body?: unknown, contentType?: string) => {
     const label = `${method} ${path}`
     return Effect.tryPromise({
       try: async (signal) => {
         const response = await open(method, path, signal, body, contentType)
-        return { status: response.httpStatusCode, text: await response.body.text() }
+        return { status: response.status, text: await response.text() }
       },
       catch: (cause) => fromTransport(label, cause)
     }).pipe(
@@ -238,8 +222,8 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
 
   const patchAt = <T extends KubeObject>(path: string, patch: Patch) =>
     (patch._tag === "Merge"
-      ? send("PATCH", path, patch.body, k8s.PatchStrategy.MergePatch)
-      : send("PATCH", path, patch.ops, k8s.PatchStrategy.JsonPatch)).pipe(
+      ? send("PATCH", path, patch.body, "application/merge-patch+json")
+      : send("PATCH", path, patch.ops, "application/json-patch+json")).pipe(
         Effect.flatMap(expectObject<T>(`PATCH ${path}`))
       )
 
@@ -322,11 +306,11 @@ export const make = (config: k8s.KubeConfig): KubeClientShape => {
           try: () => open("GET", path, controller.signal),
           catch: (cause) => fromTransport(label, cause)
         }).pipe(Effect.timeoutOrElse({ duration: requestTimeout, orElse: noAnswer(label) }))
-        if (response.httpStatusCode !== 200) {
-          const text = yield* Effect.promise(() => response.body.text().catch(() => ""))
-          return yield* fromResponse(label, response.httpStatusCode, text)
+        if (response.status !== 200) {
+          const text = yield* Effect.promise(() => response.text().catch(() => ""))
+          return yield* fromResponse(label, response.status, text)
         }
-        const body = response.body.stream()
+        const body = response.stream()
         if (body === null) return yield* Queue.end(queue)
         const reader = body.getReader()
         const decoder = new TextDecoder()
@@ -398,59 +382,61 @@ export const decodeWatchEvent = <T extends KubeObject>(
   }
 }
 
-export class KubeClient extends Context.Service<KubeClient, KubeClientShape>()("mlb/k8s/KubeClient") {
-  /** from a loaded KubeConfig (the other layers build one) */
-  static readonly layerConfig = (config: k8s.KubeConfig) => Layer.succeed(KubeClient, KubeClient.of(make(config)))
+const loadError = (request: string) => (cause: unknown) =>
+  new KubeError({ reason: "Other", request, message: cause instanceof Error ? cause.message : String(cause), cause })
 
-  /** from a kubeconfig file; without a path: $KUBECONFIG, ~/.kube/config, then in-cluster (client-node's order) */
-  static readonly layerKubeconfig = (path?: string) =>
-    Layer.unwrap(
-      Effect.try({
-        try: () => {
-          const config = new k8s.KubeConfig()
-          if (path === undefined) config.loadFromDefault()
-          else config.loadFromFile(path)
-          if (config.getCurrentCluster() === null) throw new Error("no current context/cluster")
-          return KubeClient.layerConfig(config)
-        },
-        catch: (cause) =>
-          new KubeError({
-            reason: "Other",
-            request: `load kubeconfig ${path ?? "(default)"}`,
-            message: cause instanceof Error ? cause.message : String(cause),
-            cause
-          })
-      })
-    )
-
-  /** the pod's service account (KUBERNETES_SERVICE_HOST/PORT, token and CA under /var/run/secrets) */
-  static readonly layerInCluster = Layer.unwrap(
-    Effect.try({
-      try: () => {
-        if (process.env["KUBERNETES_SERVICE_HOST"] === undefined) throw new Error("KUBERNETES_SERVICE_HOST is not set")
-        const config = new k8s.KubeConfig()
-        config.loadFromCluster()
-        return KubeClient.layerConfig(config)
-      },
-      catch: (cause) =>
-        new KubeError({
-          reason: "Other",
-          request: "load in-cluster config",
-          message: cause instanceof Error ? cause.message : String(cause),
-          cause
-        })
-    })
+/**
+ * A scoped client over a transport: idle connections are closed when the layer's scope ends. Takes the tag because
+ * the class's static layers are built while the class is being defined.
+ */
+const layerTransport = (tag: typeof KubeClient, request: string, acquire: () => Promise<KubeTransport.KubeTransport>) =>
+  Layer.effect(
+    tag,
+    Effect.acquireRelease(
+      Effect.tryPromise({ try: acquire, catch: loadError(request) }),
+      (t) => Effect.sync(() => t.close())
+    ).pipe(Effect.map((t) => tag.of(makeWith(t))))
   )
 
-  /** a bare server URL, e.g. the in-memory API server of tests (`http://` needs skipTLSVerify in client-node 2.0) */
-  static readonly layerServer = (server: string, token = "test-token") => {
-    const config = new k8s.KubeConfig()
-    config.loadFromOptions({
-      clusters: [{ name: "c", server, skipTLSVerify: true }],
-      users: [{ name: "u", token }],
-      contexts: [{ name: "ctx", cluster: "c", user: "u" }],
-      currentContext: "ctx"
-    })
-    return KubeClient.layerConfig(config)
+const orThrow = <A, E>(r: Result.Result<A, E>, message: (e: E) => string): A => {
+  if (Result.isFailure(r)) throw new Error(message(r.failure))
+  return r.success
+}
+
+const inClusterTransport = () =>
+  KubeTransport.make(orThrow(KubeCredentials.inCluster(), (why) => why))
+
+const clientNodeFromFile = async (file: string | undefined) => ClientNodeTransport.make(await ClientNodeTransport.fromFile(file))
+
+/** The lean transport for a kubeconfig file, or client-node's when the file uses what only client-node implements. */
+const kubeconfigTransport = async (path: string | undefined): Promise<KubeTransport.KubeTransport> => {
+  const located = KubeCredentials.defaultKubeconfigPath()
+  const file = path ?? (Result.isSuccess(located) ? located.success : undefined)
+  if (path === undefined && Result.isFailure(located)) return clientNodeFromFile(undefined)
+  if (file === undefined) {
+    return KubeTransport.make(orThrow(KubeCredentials.inCluster(), (why) => `no kubeconfig ($KUBECONFIG, ~/.kube/config) and not in a pod: ${why}`))
   }
+  const loaded = orThrow(await KubeCredentials.fromKubeconfigFile(file), (why) => `${file}: ${why}`)
+  return "_tag" in loaded ? clientNodeFromFile(file) : KubeTransport.make(loaded)
+}
+
+export class KubeClient extends Context.Service<KubeClient, KubeClientShape>()("mlb/k8s/KubeClient") {
+  /** from a loaded client-node KubeConfig (every auth method client-node knows) */
+  static readonly layerConfig = (config: k8s.KubeConfig) => Layer.succeed(KubeClient, KubeClient.of(make(config)))
+
+  /**
+   * from a kubeconfig file; without a path: $KUBECONFIG, ~/.kube/config, then in-cluster (client-node's order).
+   * Token, client-certificate and CA kubeconfigs go through the lean transport; exec / auth-provider plugins,
+   * proxies and merged $KUBECONFIG lists load client-node.
+   */
+  static readonly layerKubeconfig = (path?: string) =>
+    layerTransport(KubeClient, `load kubeconfig ${path ?? "(default)"}`, () => kubeconfigTransport(path))
+
+  /** the pod's service account (KUBERNETES_SERVICE_HOST/PORT, token and CA under /var/run/secrets) */
+  static readonly layerInCluster = layerTransport(KubeClient, "load in-cluster config", async () => inClusterTransport())
+
+  /** a bare server URL with a bearer token, e.g. the in-memory API server of tests */
+  static readonly layerServer = (server: string, token = "test-token") =>
+    layerTransport(KubeClient, `connect ${server}`, async () =>
+      KubeTransport.make({ server: server.replace(/\/+$/, ""), token, insecureSkipTLSVerify: true }))
 }

@@ -1,0 +1,10 @@
+// The modules the controller and speaker programs import, for the footprint-imports bench (without running them).
+export * as KubeClient from "../../src/k8s/KubeClient.ts"
+export * as Informer from "../../src/k8s/Informer.ts"
+export * as Parse from "../../src/config/Parse.ts"
+export * as BgpDesired from "../../src/speaker/BgpDesired.ts"
+export * as L2Desired from "../../src/speaker/L2Desired.ts"
+export * as UpdatePacker from "../../src/bgp/UpdatePacker.ts"
+export * as HealthServer from "../../src/observability/HealthServer.ts"
+export * as Logging from "../../src/observability/Logging.ts"
+export * as NodeRuntime from "@effect/platform-node/NodeRuntime"
