@@ -398,6 +398,7 @@ export const decodeWatchEvent = <T extends KubeObject>(
   }
 }
 
+/** The Kubernetes API as an Effect service: typed CRUD, status, patches, conflict-retrying updates, watches. */
 export class KubeClient extends Context.Service<KubeClient, KubeClientShape>()("mlb/k8s/KubeClient") {
   /** from a loaded KubeConfig (the other layers build one) */
   static readonly layerConfig = (config: k8s.KubeConfig) => Layer.succeed(KubeClient, KubeClient.of(make(config)))
