@@ -23,10 +23,13 @@
             makeCacheWritable = true;
             nativeBuildInputs = [ pkgs.python3 pkgs.gnumake pkgs.gcc ];
             env.npm_config_nodedir = "${nodejs}";
-            dontNpmBuild = true;
+            # `npm run build` emits dist/ (Node does not strip types under node_modules, where this installs).
+            npmBuildScript = "build";
+            # The install hook lists files with `npm pack --dry-run`; dist/ is built already, skip prepack there.
+            npmPackFlags = [ "--ignore-scripts" ];
             postInstall = ''
               makeWrapper ${nodejs}/bin/node $out/bin/metallb \
-                --add-flags $out/lib/node_modules/metallb-ts/src/cli/main.ts
+                --add-flags $out/lib/node_modules/metallb-ts/dist/cli/main.js
             '';
             meta.mainProgram = "metallb";
           };
