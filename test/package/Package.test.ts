@@ -49,7 +49,7 @@ describe("package.json", () => {
 })
 
 describe("barrels", () => {
-  it("load only the folders and packages their layer may depend on", () => {
+  it("load only the folders and packages their layer may depend on", { timeout: 120_000 }, () => {
     for (const name of barrels()) {
       const loaded = loadedBy(name)
       assert.include(loaded.folders, name)
@@ -101,5 +101,22 @@ describe("the compiled library in a consumer project", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+/** The commands docs/embedding.md gives for a checkout: the source condition maps metallb-ts/* to src/. */
+const nodeInRepo = (args: ReadonlyArray<string>) =>
+  execFileSync(process.execPath, ["--conditions=metallb-ts-source", ...args], { cwd: root, env: toolEnv(), encoding: "utf8" })
+
+describe("the examples inside the repository", () => {
+  it("the Allocator controller gives every LoadBalancer Service its addresses", { timeout: 120_000 }, () => {
+    const output = nodeInRepo(["examples/allocator-controller.ts"])
+    assert.include(output, "web=198.51.100.9 api=198.51.100.8,2001:db8:: internal=(none)")
+  })
+
+  it("the FSM properties hold", { timeout: 120_000 }, () => {
+    const output = nodeInRepo(["--test", "--test-reporter=tap", "examples/bgp-fsm.property.test.ts"])
+    assert.match(output, /^# pass 3$/m)
+    assert.match(output, /^# fail 0$/m)
   })
 })
