@@ -14,6 +14,7 @@ import { ArpResponder, type InterfaceResponder, type Ownership } from "./ArpResp
 import * as Interfaces from "./Interfaces.ts"
 import { type NdpInterfaceResponder, NdpResponder } from "./NdpResponder.ts"
 
+/** One IP this node owns and answers for, and where. */
 export interface L2Announcement {
   /** Canonical text of the IP. */
   readonly ip: string
