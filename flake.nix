@@ -27,7 +27,11 @@
             npmBuildScript = "build";
             # The install hook lists files with `npm pack --dry-run`; dist/ is built already, skip prepack there.
             npmPackFlags = [ "--ignore-scripts" ];
+            # npm pack (which decides what is installed) ships package.json `files`, which leave out native/build/: copy
+            # the addon node-gyp built, or node_modules/@metallb-ts/native (a link to ../../native) finds no binary.
             postInstall = ''
+              install -Dm755 native/build/Release/metallb_native.node \
+                $out/lib/node_modules/metallb-ts/native/build/Release/metallb_native.node
               makeWrapper ${nodejs}/bin/node $out/bin/metallb \
                 --add-flags $out/lib/node_modules/metallb-ts/dist/cli/main.js
             '';
@@ -35,13 +39,19 @@
           };
         in {
           default = metallb;
+          # The image the manifests run (`metallb-ts:<version>`), like the Dockerfile's: one image, the program is the
+          # first argument (`controller` | `speaker`). Non-root by default (the controller); the speaker's
+          # DaemonSet runs it as UID 0 with CAP_NET_RAW only. Nothing else is needed at run time: the speaker
+          # talks to the kernel through the addon and raw-socket (no ip, iptables or arping binaries).
           image = pkgs.dockerTools.buildLayeredImage {
             name = "metallb-ts";
-            tag = "latest";
+            tag = metallb.version;
             contents = [ metallb pkgs.cacert ];
             config = {
               Entrypoint = [ "${metallb}/bin/metallb" ];
+              Cmd = [ "--help" ];
               User = "65534:65534";
+              Env = [ "NODE_ENV=production" ];
             };
           };
         });

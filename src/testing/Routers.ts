@@ -223,7 +223,11 @@ export const parseBirdRoutes = (text: string): ReadonlyArray<BirdRoute> => {
 }
 
 export const birdRoutes = (bird: Bird, prefix: string): Effect.Effect<ReadonlyArray<BirdRoute>, Netns.LabError> =>
-  bird.birdc(`show route all ${prefix}`).pipe(Effect.map(parseBirdRoutes))
+  bird.birdc(`show route all ${prefix}`).pipe(
+    Effect.map(parseBirdRoutes),
+    // birdc exits non-zero with "Network not found" when the table has no route for the prefix.
+    Effect.catchIf((e) => /Network not found/.test(e.reason), () => Effect.succeed([]))
+  )
 
 // ---------------------------------------------------------------------------------------------------------------
 // GoBGP

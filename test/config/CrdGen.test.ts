@@ -46,7 +46,8 @@ const rules = (node: Node) => (node["x-kubernetes-validations"] as ReadonlyArray
 describe("CrdGen", () => {
   it("the committed manifests/crds match the Schemas (run `npm run gen` after changing a Schema)", () => {
     const files = crdFiles()
-    assert.deepStrictEqual(readdirSync(dir).toSorted(), files.map((f) => f.name).toSorted())
+    // The kustomization and its conversion patch beside them belong to `npm run gen:manifests` (src/manifests).
+    assert.deepStrictEqual(readdirSync(dir).filter((n) => n.startsWith("metallb.io_")).toSorted(), files.map((f) => f.name).toSorted())
     for (const file of files) assert.strictEqual(readFileSync(join(dir, file.name), "utf8"), file.content, file.name)
   })
 

@@ -4,8 +4,7 @@
  *
  * Needs the kubectl binary; without it the suite is skipped, except in CI where it must fail.
  */
-import { execFile, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { spawn } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -13,8 +12,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { afterAll, beforeAll } from "vitest"
 import { parse as parseYaml } from "yaml"
 import { type ApiServer, startApiServer } from "../../src/testing/InMemoryApiServer.ts"
+import { type KubectlResult, kubectlEnv, kubectlPath, runKubectl } from "../../src/testing/Kubectl.ts"
 
-const kubectlPath = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].find((p) => existsSync(p))
 const inCi = process.env["CI"] === "true"
 
 /** A printed table as cells (kubectl separates columns by at least two spaces). */
@@ -70,16 +69,7 @@ spec:
 describe.skipIf(kubectlPath === undefined && !inCi)("kubectl against the in-memory API server", () => {
   let server: ApiServer
   let dir: string
-  const kubectl = (...args: ReadonlyArray<string>): Promise<{ code: number; stdout: string; stderr: string }> =>
-    new Promise((resolve) => {
-      execFile(
-        kubectlPath ?? "kubectl",
-        [...args],
-        // A fresh discovery cache per server: kubectl caches per host:port.
-        { env: { ...process.env, KUBECONFIG: server.kubeconfigPath, KUBECACHEDIR: join(dir, "cache"), HOME: dir }, timeout: 20_000 },
-        (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })
-      )
-    })
+  const kubectl = (...args: ReadonlyArray<string>): Promise<KubectlResult> => runKubectl(server.kubeconfigPath, dir, args, 20_000)
   const ok = async (...args: ReadonlyArray<string>): Promise<string> => {
     const r = await kubectl(...args)
     assert.strictEqual(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`)
@@ -159,7 +149,7 @@ describe.skipIf(kubectlPath === undefined && !inCi)("kubectl against the in-memo
 
   it("streams watch events as Table rows (get -w)", async () => {
     const child = spawn(kubectlPath ?? "kubectl", ["get", "svc", "-w", "--output-watch-events"], {
-      env: { ...process.env, KUBECONFIG: server.kubeconfigPath, KUBECACHEDIR: join(dir, "cache"), HOME: dir }
+      env: kubectlEnv(server.kubeconfigPath, dir)
     })
     let out = ""
     child.stdout.on("data", (d: Buffer) => (out += d.toString()))
