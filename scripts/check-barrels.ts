@@ -15,7 +15,7 @@ const src = join(root, "src")
 
 /**
  * What each barrel may load: folders of `src/` and packages imported directly from `src/` (their own dependencies do
- * not count). `bgp` may use `native` (TCP_MD5SIG) and `observability` (metrics) for the session layer landing later.
+ * not count). `bgp`'s session layer uses `native` (TCP_MD5SIG, TTL) and `observability` (metrics).
  */
 export const allowances: Readonly<Record<string, { readonly folders: ReadonlyArray<string>; readonly packages: ReadonlyArray<string> }>> = {
   net: { folders: ["net"], packages: ["effect"] },

@@ -3,7 +3,7 @@
 // fail the compile if a declaration silently degraded to `any`.
 import { Effect } from "effect"
 import { Allocator, Core, ServiceIntent } from "metallb-ts/allocator"
-import { Fsm, FsmArbitraries } from "metallb-ts/bgp"
+import { BgpSession, BgpSpeaker, Fsm, FsmArbitraries } from "metallb-ts/bgp"
 import { Parse } from "metallb-ts/config"
 import { LeaderElection } from "metallb-ts/election"
 import { KubeClient, Resource } from "metallb-ts/k8s"
@@ -19,6 +19,8 @@ export const state: Fsm.StateName = Fsm.step(Fsm.initial(Fsm.makeConfig({ localA
   _tag: "ManualStart"
 })[0].name
 export const traces = FsmArbitraries.arbFsmTrace
+export const session = BgpSession.BgpSession.layer
+export const speaker = BgpSpeaker.BgpSpeaker.layer
 export const parse = Parse.parseConfig
 export const leader = LeaderElection.LeaderElection
 export const services = Resource.Services

@@ -40,9 +40,7 @@ export * as BfdFsm from "./BfdFsm.ts"
 /** The `Bfd` service: BFD sessions over UDP (RFC 5881). */
 export * as Bfd from "./Bfd.ts"
 
-// ---- Landing from branch `bgp-session`: the integrator adds these two lines when BgpSession.ts / BgpSpeaker.ts
-// ---- are on main (and nothing else: `scripts/check-barrels.ts` keeps this barrel free of k8s and layer 2 code).
-// /** The `BgpSession` service: one peer's TCP connection, timers and reconnect schedule around `Fsm.step`. */
-// export * as BgpSession from "./BgpSession.ts"
-// /** The `BgpSpeaker` service: per-peer RIB-out and UPDATE packing for the announced prefixes. */
-// export * as BgpSpeaker from "./BgpSpeaker.ts"
+/** The `BgpSession` service: one peer's TCP connection, FSM, timers and reconnect schedule around `Fsm.step`. */
+export * as BgpSession from "./BgpSession.ts"
+/** The `BgpSpeaker` service: per-peer RIB-out, diffed and sent as packed UPDATEs on each Established connection. */
+export * as BgpSpeaker from "./BgpSpeaker.ts"
