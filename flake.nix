@@ -23,14 +23,17 @@
             makeCacheWritable = true;
             nativeBuildInputs = [ pkgs.python3 pkgs.gnumake pkgs.gcc ];
             env.npm_config_nodedir = "${nodejs}";
-            dontNpmBuild = true;
-            # npm pack (which decides what is installed) honours .gitignore, which leaves out native/build/: copy
+            # `npm run build` emits dist/ (Node does not strip types under node_modules, where this installs).
+            npmBuildScript = "build";
+            # The install hook lists files with `npm pack --dry-run`; dist/ is built already, skip prepack there.
+            npmPackFlags = [ "--ignore-scripts" ];
+            # npm pack (which decides what is installed) ships package.json `files`, which leave out native/build/: copy
             # the addon node-gyp built, or node_modules/@metallb-ts/native (a link to ../../native) finds no binary.
             postInstall = ''
               install -Dm755 native/build/Release/metallb_native.node \
                 $out/lib/node_modules/metallb-ts/native/build/Release/metallb_native.node
               makeWrapper ${nodejs}/bin/node $out/bin/metallb \
-                --add-flags $out/lib/node_modules/metallb-ts/src/cli/main.ts
+                --add-flags $out/lib/node_modules/metallb-ts/dist/cli/main.js
             '';
             meta.mainProgram = "metallb";
           };

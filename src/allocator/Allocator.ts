@@ -9,16 +9,15 @@
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Allocator } from "metallb-ts/src/allocator/Allocator.ts"
- * import * as ServiceIntent from "metallb-ts/src/allocator/ServiceIntent.ts"
+ * import { Allocator, ServiceIntent } from "metallb-ts/allocator"
  *
  * const program = Effect.gen(function*() {
- *   const allocator = yield* Allocator
+ *   const allocator = yield* Allocator.Allocator
  *   yield* allocator.setPools([pool])
  *   const intent = yield* Effect.fromResult(ServiceIntent.fromService(serviceJson))
  *   const result = yield* allocator.converge(intent)
  *   // write result.ips to status.loadBalancer.ingress, result.pool to the annotation, record result.events
- * }).pipe(Effect.provide(Allocator.layer))
+ * }).pipe(Effect.provide(Allocator.Allocator.layer))
  * ```
  *
  * @since 0.1.0

@@ -35,6 +35,7 @@ export interface ServiceAllocation {
   readonly matchesEverything: boolean
 }
 
+/** An address pool as the allocator sees it (a validated `IPAddressPool`, mapped as docs/allocation.md says). */
 export interface Pool {
   readonly name: string
   /** In `spec.addresses` order; ranges already summarised into CIDRs. Pools never overlap (config rejects it). */

@@ -12,6 +12,7 @@ import * as Dgram from "node:dgram"
 import * as BfdFsm from "./BfdFsm.ts"
 import * as BfdPacket from "./BfdPacket.ts"
 
+/** A BFD socket could not be opened or bound (`peer` is the address, `*` for the listener). */
 export class BfdError extends Schema.TaggedError<BfdError>()("BfdError", {
   peer: Schema.String,
   message: Schema.String
@@ -142,6 +143,7 @@ const openSender = (peer: BfdPeer): Effect.Effect<Dgram.Socket, BfdError, Scope.
     (socket) => Effect.sync(() => socket.close())
   )
 
+/** BFD (RFC 5880/5881) sessions over UDP: `open(peer)` for the life of a scope, with state changes as events. */
 export class Bfd extends Context.Service<Bfd, {
   /** Opens a BFD session towards `peer` for the lifetime of the scope. */
   readonly open: (peer: BfdPeer) => Effect.Effect<BfdSessionHandle, BfdError, Scope.Scope>

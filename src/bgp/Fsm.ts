@@ -16,6 +16,7 @@
 // ---------------------------------------------------------------------------------------------------------------------
 
 export const stateNames = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"] as const
+/** The six states of RFC 4271 §8.2.2. */
 export type StateName = (typeof stateNames)[number]
 
 export const timerNames = ["ConnectRetry", "Hold", "Keepalive", "DelayOpen"] as const
@@ -79,6 +80,7 @@ export interface PeerOpen {
   readonly capabilities: ReadonlyArray<number>
 }
 
+/** One connection's FSM: its state, counters, running timers and what was negotiated. Start from {@link initial}. */
 export interface FsmState {
   readonly name: StateName
   readonly config: FsmConfig
@@ -95,6 +97,7 @@ export interface FsmState {
 
 const noTimers: RunningTimers = { ConnectRetry: false, Hold: false, Keepalive: false, DelayOpen: false }
 
+/** Idle, no timers running, the configured hold time. */
 export const initial = (config: FsmConfig): FsmState => ({
   name: "Idle",
   config,
@@ -157,6 +160,7 @@ export const notification = (code: number, subcode: number, data: Uint8Array = e
 // Events (RFC 4271 §8.1; events 6, 7 and 13 belong to DampPeerOscillations, which is not supported)
 // ---------------------------------------------------------------------------------------------------------------------
 
+/** The events of RFC 4271 §8.1 the session layer feeds to {@link step} (the numbers are the RFC's). */
 export type FsmEvent =
   | { readonly _tag: "ManualStart" } // 1
   | { readonly _tag: "ManualStop"; readonly subcode?: number; readonly data?: Uint8Array } // 2
@@ -230,6 +234,7 @@ export const notificationEvent = (received: Notification): FsmEvent =>
 // Actions
 // ---------------------------------------------------------------------------------------------------------------------
 
+/** What {@link step} asks the session layer to do, in order. */
 export type FsmAction =
   | { readonly _tag: "StartTimer"; readonly timer: TimerName; readonly seconds: number }
   | { readonly _tag: "StopTimer"; readonly timer: TimerName }

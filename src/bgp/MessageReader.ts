@@ -16,6 +16,7 @@ export type Frame =
 
 const needMore: Frame = { _tag: "NeedMore" }
 
+/** Reassembles BGP messages from TCP chunks: `push` bytes, then call `next()` until it says `NeedMore`. */
 export class MessageReader {
   private buffer: Uint8Array = new Uint8Array(MAX_MESSAGE_LENGTH)
   private start = 0

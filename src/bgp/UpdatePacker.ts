@@ -13,6 +13,7 @@ import type { PathAttribute, UpdateMessage } from "./Message.ts"
 import { AttributeType } from "./Message.ts"
 import * as Prefix from "./Prefix.ts"
 
+/** The routes cannot be packed as given: an attribute the packer sets itself, or no next hop for a family. */
 export class BgpPackError extends Schema.TaggedError<BgpPackError>()("BgpPackError", {
   message: Schema.String
 }) {}

@@ -94,6 +94,7 @@ export const withinDeadline = (c: Candidate, now: number, timing: ElectionTiming
 
 export const stepDown = (c: Candidate): Candidate => ({ ...c, leading: false, lastRenewAt: undefined })
 
+/** The election configuration is unusable (empty identity, a timing that is not a positive duration, ...); `field` names it. */
 export class LeaderElectionConfigError extends Schema.TaggedError<LeaderElectionConfigError>()("LeaderElectionConfigError", {
   field: Schema.String,
   message: Schema.String
@@ -235,6 +236,10 @@ export const makeWith = Effect.fnUntraced(function*(identity: string, timing: El
   } satisfies LeaderElectionShape
 })
 
+/**
+ * Lease-based leader election with client-go's semantics: `isLeader`, `changes`, `awaitLeadership`. The lease is
+ * held while the layer's scope is open and released when it closes.
+ */
 export class LeaderElection extends Context.Service<LeaderElection, LeaderElectionShape>()("mlb/election/LeaderElection") {
   /** needs a `LeaseStore` (`LeaseStore.layerKube(namespace, name)` in production) */
   static readonly layer = (config: LeaderElectionConfig) => Layer.effect(LeaderElection, Effect.map(make(config), LeaderElection.of))

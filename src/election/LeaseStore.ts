@@ -89,7 +89,9 @@ const stored = (lease: LeaseObject): StoredLease => ({
   resourceVersion: lease.metadata.resourceVersion ?? ""
 })
 
+/** Where the election's lease lives: a coordination.k8s.io Lease (`layerKube`) or memory (`layerMemory`, tests). */
 export class LeaseStore extends Context.Service<LeaseStore, LeaseStoreShape>()("mlb/election/LeaseStore") {
+  /** a lease held in memory: for tests and for several electors in one process */
   static readonly layerMemory = Layer.effect(LeaseStore, Effect.map(makeMemoryStore(), LeaseStore.of))
 
   /** the Lease `namespace/name` through the KubeClient */

@@ -216,6 +216,7 @@ export interface EventRecorderShape {
   readonly recordEvent: (involved: ObjectReference, type: EventType, reason: string, message: string) => Effect.Effect<void>
 }
 
+/** Records Kubernetes Events with client-go's aggregation and spam filtering; needs a `KubeClient`. */
 export class EventRecorder extends Context.Service<EventRecorder, EventRecorderShape>()("mlb/k8s/EventRecorder") {
   /** `component.name`: `ReportingComponent.controller` or `.speaker`; `component.host`: the node, for the speaker */
   static readonly layer = (component: Component, config: CorrelatorConfig = defaultCorrelatorConfig) =>

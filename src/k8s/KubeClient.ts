@@ -420,6 +420,7 @@ const kubeconfigTransport = async (path: string | undefined): Promise<KubeTransp
   return "_tag" in loaded ? clientNodeFromFile(file) : KubeTransport.make(loaded)
 }
 
+/** The Kubernetes API as an Effect service: typed CRUD, status, patches, conflict-retrying updates, watches. */
 export class KubeClient extends Context.Service<KubeClient, KubeClientShape>()("mlb/k8s/KubeClient") {
   /** from a loaded client-node KubeConfig (every auth method client-node knows) */
   static readonly layerConfig = (config: k8s.KubeConfig) => Layer.succeed(KubeClient, KubeClient.of(make(config)))

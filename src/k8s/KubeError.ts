@@ -13,6 +13,7 @@ import { Predicate, Schema } from "effect"
 export const KubeErrorReason = Schema.Literals(["NotFound", "Conflict", "Gone", "Forbidden", "Unavailable", "Invalid", "Other"])
 export type KubeErrorReason = typeof KubeErrorReason.Type
 
+/** A failed Kubernetes request; match on `reason` (see {@link KubeErrorReason}). */
 export class KubeError extends Schema.TaggedError<KubeError>()("KubeError", {
   reason: KubeErrorReason,
   /** verb and path, e.g. `PUT /api/v1/namespaces/default/services/web/status` */

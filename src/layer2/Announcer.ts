@@ -33,6 +33,7 @@ export const runBursts = <E, R>(burst: Effect.Effect<void, E, R>, timing: BurstT
     Effect.repeat(Schedule.spaced(timing.interval).pipe(Schedule.upTo({ times: burstCount(timing) - 1 })))
   )
 
+/** Runs the gratuitous ARP / unsolicited NA bursts of newly gained IPs, one fiber per IP, stopped when it is lost. */
 export class Announcer extends Context.Service<Announcer, {
   /** This node gained `key` (an IP): start its bursts, replacing any running for the same key. */
   readonly gained: <E>(key: string, burst: Effect.Effect<void, E>) => Effect.Effect<void>
@@ -41,6 +42,7 @@ export class Announcer extends Context.Service<Announcer, {
   /** Keys with bursts in progress. */
   readonly active: Effect.Effect<ReadonlyArray<string>>
 }>()("metallb/layer2/Announcer") {
+  /** `timing` defaults to MetalLB's: a burst every 1.1 s for 5 s */
   static readonly layer = (timing: BurstTiming = metallbTiming): Layer.Layer<Announcer> =>
     Layer.effect(Announcer, make(timing))
 }

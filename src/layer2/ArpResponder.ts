@@ -37,10 +37,12 @@ export interface ArpInterfaceResponder extends InterfaceResponder {
   readonly refresh: () => void
 }
 
+/** Answers ARP requests for the IPs this node owns, one AF_PACKET socket per interface (needs CAP_NET_RAW). */
 export class ArpResponder extends Context.Service<ArpResponder, {
   /** Starts answering on `iface` for the life of the scope. */
   readonly start: (iface: string, ownership: Ownership) => Effect.Effect<ArpInterfaceResponder, PacketSocketError, Scope.Scope>
 }>()("metallb/layer2/ArpResponder") {
+  /** needs `PacketSockets.layer` and `ResponderStats.layer` */
   static readonly layer: Layer.Layer<ArpResponder, never, PacketSockets | ResponderStats> = Layer.effect(
     ArpResponder,
     Effect.gen(function*() {

@@ -14,6 +14,7 @@ import { type ArpInterfaceResponder, ArpResponder, type InterfaceResponder, type
 import * as Interfaces from "./Interfaces.ts"
 import { type NdpInterfaceResponder, NdpResponder } from "./NdpResponder.ts"
 
+/** One IP this node owns and answers for, and where. */
 export interface L2Announcement {
   /** Canonical text of the IP. */
   readonly ip: string
@@ -43,6 +44,7 @@ interface Running {
   readonly ndp: NdpInterfaceResponder | undefined
 }
 
+/** Layer 2 mode on this node: owned IPs in (`set`), responders per interface and gratuitous announcements out. */
 export class Layer2Speaker extends Context.Service<Layer2Speaker, {
   /** Replaces the set of owned IPs; returns where each is answered. */
   readonly set: (announcements: ReadonlyArray<L2Announcement>) => Effect.Effect<ReadonlyArray<L2AnnouncementStatus>>
@@ -53,6 +55,7 @@ export class Layer2Speaker extends Context.Service<Layer2Speaker, {
   /** Does this node answer for `ip` on `iface` now (what the responders consult)? */
   readonly answers: (iface: string, ip: string) => boolean
 }>()("metallb/layer2/Layer2Speaker") {
+  /** needs `ArpResponder`, `NdpResponder` and `Announcer` */
   static readonly layer = (
     options: Layer2SpeakerOptions = {}
   ): Layer.Layer<Layer2Speaker, never, ArpResponder | NdpResponder | Announcer> => Layer.effect(Layer2Speaker, make(options))

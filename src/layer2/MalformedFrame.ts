@@ -6,6 +6,7 @@
  */
 import { Schema } from "effect"
 
+/** A frame a codec could not decode: which protocol, which field, and why. Such frames are dropped and counted. */
 export class MalformedFrame extends Schema.TaggedError<MalformedFrame>()("MalformedFrame", {
   protocol: Schema.String,
   field: Schema.String,

@@ -43,6 +43,7 @@ const IPV6_ADD_MEMBERSHIP = 20
 const IPV6_DROP_MEMBERSHIP = 21
 const ICMP6_FILTER = 1
 
+/** Joining or leaving a solicited-node multicast group on `interface` failed. */
 export class MembershipError extends Schema.TaggedError<MembershipError>()("MembershipError", {
   interface: Schema.String,
   group: Schema.String,
@@ -85,12 +86,14 @@ export interface NdpInterfaceResponder extends InterfaceResponder {
   readonly leave: (ip: string) => Effect.Effect<void, MembershipError>
 }
 
+/** Answers Neighbor Solicitations for the IPv6 addresses this node owns (needs CAP_NET_RAW). */
 export class NdpResponder extends Context.Service<NdpResponder, {
   readonly start: (
     iface: string,
     ownership: Ownership
   ) => Effect.Effect<NdpInterfaceResponder, PacketSocketError | MembershipError, Scope.Scope>
 }>()("metallb/layer2/NdpResponder") {
+  /** needs `PacketSockets.layer` and `ResponderStats.layer` */
   static readonly layer: Layer.Layer<NdpResponder, never, PacketSockets | ResponderStats> = Layer.effect(
     NdpResponder,
     Effect.gen(function*() {

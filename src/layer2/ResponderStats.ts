@@ -27,6 +27,7 @@ const answeredMessage = {
   NDP: "got NDP neighbor solicitation for service IP, sending response"
 } as const
 
+/** The responders' counters and rate-limited logs, flushed into MetalLB's `metallb_layer2_*` metrics every second. */
 export class ResponderStats extends Context.Service<ResponderStats, {
   /** Counts one event for `ip` (synchronous, for the receive callback). */
   readonly count: (counter: Counter, ip: string, n?: number) => void

@@ -63,9 +63,11 @@ export interface InMemoryApiServerShape {
   readonly clearRequestLog: Effect.Effect<void>
 }
 
+/** An in-memory Kubernetes API server on 127.0.0.1 for the layer's lifetime (see docs/testing.md). */
 export class InMemoryApiServer extends Context.Service<InMemoryApiServer, InMemoryApiServerShape>()(
   "mlb/testing/InMemoryApiServer"
 ) {
+  /** starts the server (a free port unless `options.port`) and stops it when the scope closes */
   static readonly layer = (options: ApiServerOptions = {}): Layer.Layer<InMemoryApiServer, ApiServerStartError> =>
     Layer.effect(
       InMemoryApiServer,

@@ -83,8 +83,10 @@ describe("flake.nix image", () => {
     assert.include(flake, `version = "${version}";`)
     assert.include(flake, 'Entrypoint = [ "${metallb}/bin/metallb" ];')
     assert.include(flake, 'User = "65534:65534";')
-    assert.include(flake, "--add-flags $out/lib/node_modules/metallb-ts/src/cli/main.ts")
-    // The addon is gitignored, so npm pack would leave it out of the package: the flake copies it.
+    // Installed under node_modules, where Node refuses to strip types: the wrapper runs the compiled CLI.
+    assert.include(flake, "--add-flags $out/lib/node_modules/metallb-ts/dist/cli/main.js")
+    assert.include(flake, 'npmBuildScript = "build";')
+    // package.json `files` leaves the built addon out of the package: the flake copies it.
     assert.include(flake, "native/build/Release/metallb_native.node")
   })
 })
