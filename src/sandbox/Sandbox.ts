@@ -186,23 +186,6 @@ const loopbackWorld = (): Effect.Effect<World, SandboxError, Scope.Scope> =>
     } satisfies World
   })
 
-const frrConfig = `router bgp ${Scenario.routerAsn}
- bgp router-id ${Scenario.routerId}
- bgp log-neighbor-changes
- no bgp ebgp-requires-policy
- no bgp default ipv4-unicast
- bgp graceful-restart
- bgp bestpath as-path multipath-relax
- neighbor NODES peer-group
- neighbor NODES remote-as external
- neighbor NODES timers 3 9
- bgp listen range 192.0.2.0/24 peer-group NODES
- !
- address-family ipv4 unicast
-  neighbor NODES activate
-  maximum-paths 8
- exit-address-family
-!`
 
 /** The tools the namespaces mode needs; empty when it can run. */
 export const namespacesProblem = (): string | undefined => {
@@ -225,7 +208,7 @@ const namespacesWorld = (api: ApiServer, dir: string): Effect.Effect<World, Sand
     const lab = yield* Netns.make().pipe(Effect.mapError(labError))
     labDir = lab.dir
     const hosts = yield* lab.lan({ rtr: 1, node3: 13, node4: 14, node5: 15, cli: 100 }).pipe(Effect.mapError(labError))
-    const frr = yield* Routers.startFrr(lab, hosts.rtr.ns, { name: "frr", hostname: "sandbox-router", bgpd: frrConfig }).pipe(
+    const frr = yield* Routers.startFrr(lab, hosts.rtr.ns, { name: "frr", hostname: "sandbox-router", bgpd: Scenario.frrConfig }).pipe(
       Effect.mapError(labError)
     )
     // The node namespaces reach the API server through a Unix socket (see Forward.ts).

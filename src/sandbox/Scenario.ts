@@ -99,6 +99,25 @@ export const bgpConfig = (router: RouterEndpoint, nodes: ReadonlyArray<SandboxNo
   }))
 ]
 
+/** The router's bgpd configuration (FRR) on the lab LAN: dynamic eBGP peers from 192.0.2.0/24, ECMP. */
+export const frrConfig = `router bgp ${routerAsn}
+ bgp router-id ${routerId}
+ bgp log-neighbor-changes
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ bgp graceful-restart
+ bgp bestpath as-path multipath-relax
+ neighbor NODES peer-group
+ neighbor NODES remote-as external
+ neighbor NODES timers 3 9
+ bgp listen range 192.0.2.0/24 peer-group NODES
+ !
+ address-family ipv4 unicast
+  neighbor NODES activate
+  maximum-paths 8
+ exit-address-family
+!`
+
 /** Layer 2: a pool on the LAN, its L2Advertisement, and `nginx-l2`, a copy of the walkthrough's Service that takes its IP from that pool. */
 export const l2Config = (nodes: ReadonlyArray<SandboxNode>): ReadonlyArray<Json> => [
   {
