@@ -18,7 +18,9 @@ const UNALLOCATED = "192.0.2.250"
 
 const baseSpec: Omit<Spec, "nodes"> = {
   interface: "eth0",
-  timing: "fast",
+  // Default timings: the fast profile's 200 ms deadAfter turns a scheduling stall of this shared 2-vCPU machine into
+  // a real (if brief) ownership change, which the assertions here would read as a wrong answer.
+  timing: "default",
   services: [
     { name: "ns/dual", ips: [VIP4, VIP6] },
     { name: "ns/web", ips: [SHARED] },
@@ -41,7 +43,7 @@ const neighbour = (host: Netns.Host, ip: string) =>
 
 const timeout = 120_000
 
-describe.skipIf(gate.skip)("layer 2 failover (three nodes, fast profile)", () => {
+describe.skipIf(gate.skip)("layer 2 failover (three nodes, default timings)", () => {
   it("has its prerequisites", () => {
     assert.isUndefined(gate.problem, gate.problem)
   })
@@ -137,7 +139,7 @@ describe.skipIf(gate.skip)("layer 2 failover (three nodes, fast profile)", () =>
     Effect.gen(function*() {
       yield* l.updateSpec((s) => ({ ...s, keys: { [owner]: "not-the-shared-key" } }))
       // Isolation after 2 × deadAfter: it says it is not ready, its peers stop counting it, it stops answering.
-      yield* Effect.sleep("1 second")
+      yield* Effect.sleep("2500 millis")
       assert.match(l.process(owner)?.stdout() ?? "", /"isolated":true/)
     }))
 
