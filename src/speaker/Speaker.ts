@@ -178,14 +178,19 @@ export const start = (
         ignoreExcludeLB: options.ignoreExcludeLB,
         alive: yield* plane.alive
       })
-      yield* plane.set(desired.l2)
+      const answered = new Map((yield* plane.set(desired.l2)).map((st) => [st.ip, st.interfaces]))
       yield* bgp.set(desired.bgp).pipe(
         Effect.catch((e) => Effect.logError("cannot apply the BGP peers").pipe(Effect.annotateLogs({ error: e.message })))
       )
       yield* report(desired, serviceObjects)
       current = desired
       yield* statuses.sync({
-        l2: new Map([...desired.announced.values()].flatMap((a) => a.protocol === "layer2" ? [[a.service, a.interfaces ?? []]] : [])),
+        // Interfaces are listed only when the advertisement restricts them: those it is answered on now.
+        l2: new Map([...desired.announced.values()].flatMap((a) =>
+          a.protocol === "layer2"
+            ? [[a.service, a.interfaces === undefined ? [] : [...new Set(a.ips.flatMap((ip) => answered.get(ip) ?? []))].toSorted()]]
+            : []
+        )),
         bgp: new Map([...desired.announced.values()].flatMap((a) => a.protocol === "bgp" ? [[a.service, a.peers ?? []]] : []))
       }).pipe(
         Effect.catch((e) => Effect.logWarning("cannot write the service statuses, retrying").pipe(Effect.annotateLogs({ error: e.message })))

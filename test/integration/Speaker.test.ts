@@ -55,7 +55,7 @@ const setup = (server: ApiServer) =>
     { apiVersion: "v1", kind: "Node", metadata: { name: "node-b", labels: { "kubernetes.io/hostname": "node-b" } } },
     pool("l2pool", ["192.0.2.0/28"]),
     pool("bgppool", ["198.51.100.0/28"]),
-    { apiVersion: "metallb.io/v1beta1", kind: "L2Advertisement", metadata: { name: "l2", namespace: NS }, spec: { ipAddressPools: ["l2pool"] } },
+    { apiVersion: "metallb.io/v1beta1", kind: "L2Advertisement", metadata: { name: "l2", namespace: NS }, spec: { ipAddressPools: ["l2pool"], interfaces: ["eth0"] } },
     { apiVersion: "metallb.io/v1beta1", kind: "BGPAdvertisement", metadata: { name: "bgp", namespace: NS }, spec: { ipAddressPools: ["bgppool"] } },
     {
       apiVersion: "metallb.io/v1beta2",
@@ -109,7 +109,13 @@ describe("speaker against the in-memory API server", () => {
       assert.strictEqual(field(l2Status, "metadata", "labels", "metallb.io/service-name"), "web")
       assert.strictEqual(field(l2Status, "metadata", "labels", "metallb.io/service-namespace"), "default")
       assert.match(String(field(l2Status, "metadata", "name")), /^l2-/)
-      assert.deepStrictEqual(field(l2Status, "status"), { node: "node-a", serviceName: "web", serviceNamespace: "default" })
+      // The advertisement restricts interfaces, so the status lists where it is answered.
+      assert.deepStrictEqual(field(l2Status, "status"), {
+        node: "node-a",
+        serviceName: "web",
+        serviceNamespace: "default",
+        interfaces: [{ name: "eth0" }]
+      })
       assert.deepStrictEqual(l2.sets.at(-1)?.map((a) => a.ip), ["192.0.2.3"])
 
       // BGP: api has its endpoint on node-b, ETP Cluster: every selected node announces it.
