@@ -8,7 +8,6 @@
  */
 import { Console, Effect, Layer, Result } from "effect"
 import { readFileSync } from "node:fs"
-import { setFlagsFromString } from "node:v8"
 import type { MetallbLogLevel } from "../observability/Logging.ts"
 import type { CommandSpec, FlagSpec, Parsed } from "./Args.ts"
 
@@ -141,15 +140,6 @@ export const options = (
   })
 }
 
-/**
- * A long-running controller holds little live data; V8's 16 MB semi-spaces cost it about 40 MB of resident memory
- * for nothing. Set before the program's modules load. METALLB_V8_FLAGS replaces the default (empty: V8's own).
- */
-const leanHeap = (): void => {
-  const flags = process.env["METALLB_V8_FLAGS"] ?? "--max-semi-space-size=1"
-  for (const flag of flags.split(/\s+/).filter((f) => f !== "")) setFlagsFromString(flag)
-}
-
 /** Runs until SIGTERM (the dispatcher exits 0 then) or a fatal error (exit 1). */
 export const run = (args: Parsed): Effect.Effect<number> =>
   Effect.gen(function*() {
@@ -159,7 +149,6 @@ export const run = (args: Parsed): Effect.Effect<number> =>
       return 2
     }
     const o = parsed.success
-    yield* Effect.sync(leanHeap)
     const [{ KubeClient }, Logging, Controller] = yield* Effect.promise(() =>
       Promise.all([
         import("../k8s/KubeClient.ts"),

@@ -8,24 +8,32 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Exit, Result, type Runtime } from "effect"
 import * as Args from "./Args.ts"
-import * as ConfigConvert from "./ConfigConvert.ts"
-import * as ConfigValidate from "./ConfigValidate.ts"
-import * as Controller from "./Controller.ts"
-import * as Speaker from "./Speaker.ts"
 
-interface Command {
+export interface Command {
   readonly spec: Args.CommandSpec
   readonly run: (args: Args.Parsed) => Effect.Effect<number>
   /** Exit status when SIGINT/SIGTERM stops the command (default 130); long-running programs stop with 0. */
   readonly interruptStatus?: number
 }
 
-const commands: ReadonlyArray<Command> = [ConfigValidate, ConfigConvert, Controller, Speaker]
+/**
+ * Command words → the module that implements them, loaded only when chosen: a long-running program (the controller)
+ * does not carry the other commands' modules in its memory. `test/cli/Main.test.ts` checks each `path` against the
+ * module's own spec.
+ */
+export const commands: ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly load: () => Promise<Command> }> = [
+  { path: ["config", "validate"], load: () => import("./ConfigValidate.ts") },
+  { path: ["config", "convert"], load: () => import("./ConfigConvert.ts") },
+  { path: ["controller"], load: () => import("./Controller.ts") },
+  { path: ["speaker"], load: () => import("./Speaker.ts") }
+]
 
 let interruptStatus = 130
 
-const usage = (): string => {
-  const rows = commands.map((c) => [`${c.spec.path.join(" ")} ${c.spec.positionals}`, c.spec.summary] as const)
+const loadAll = Effect.promise(() => Promise.all(commands.map((c) => c.load())))
+
+const usage = (loaded: ReadonlyArray<Command>): string => {
+  const rows = loaded.map((c) => [`${c.spec.path.join(" ")} ${c.spec.positionals}`, c.spec.summary] as const)
   const width = Math.max(...rows.map(([l]) => l.length))
   return [
     "Usage: metallb COMMAND [flags] [arguments]",
@@ -42,18 +50,20 @@ const usage = (): string => {
 export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
   Effect.gen(function*() {
     if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-      yield* Effect.sync(() => process.stdout.write(usage()))
+      const loaded = yield* loadAll
+      yield* Effect.sync(() => process.stdout.write(usage(loaded)))
       return argv.length === 0 ? 2 : 0
     }
-    const command = commands.find((c) => c.spec.path.every((word, i) => argv[i] === word))
-    if (command === undefined) {
-      const group = commands.filter((c) => c.spec.path[0] === argv[0])
+    const entry = commands.find((c) => c.path.every((word, i) => argv[i] === word))
+    if (entry === undefined) {
+      const group = commands.filter((c) => c.path[0] === argv[0])
       const known = group.length > 0
-        ? `"${argv[0]}" needs one of: ${group.map((c) => c.spec.path.slice(1).join(" ")).join(", ")}`
+        ? `"${argv[0]}" needs one of: ${group.map((c) => c.path.slice(1).join(" ")).join(", ")}`
         : `unknown command ${JSON.stringify(argv.join(" "))}`
-      yield* Console.error(`metallb: ${known}\n\n${usage()}`)
+      yield* Console.error(`metallb: ${known}\n\n${usage(yield* loadAll)}`)
       return 2
     }
+    const command = yield* Effect.promise(entry.load)
     interruptStatus = command.interruptStatus ?? 130
     const parsed = Args.parse(command.spec, argv.slice(command.spec.path.length))
     if (Result.isFailure(parsed)) {

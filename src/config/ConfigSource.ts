@@ -103,23 +103,21 @@ export const make = Effect.fnUntraced(function*(options: ConfigSourceOptions) {
   const dirty = yield* Queue.dropping<void>(1)
   const informers = [pools, l2, bgpAds, peers, bfd, communities, namespaces, legacy, ...(nodes === undefined ? [] : [nodes]),
     ...(secrets === undefined ? [] : [secrets]), ...(states === undefined ? [] : [states])]
-  // Status-only updates of a pool (the controller's own counters) change nothing to parse, as MetalLB's pool
-  // reconciler only reacts to generation changes.
-  const poolGenerations = new Map<string, number | undefined>()
+  // Status-only updates of a pool (the controller's own counters) change nothing to parse: MetalLB's pool reconciler
+  // reacts to generation changes only. Labels count too (advertisements select pools by label).
+  const poolVersions = new Map<string, string>()
   const relevant = (informer: unknown, change: Change<KubeObject>): boolean => {
-    if (informer !== pools || change._tag !== "Modified") return true
-    const before = poolGenerations.get(change.object.metadata.name)
-    poolGenerations.set(change.object.metadata.name, change.object.metadata.generation)
-    return before === undefined || before !== change.object.metadata.generation
+    if (informer !== pools || change._tag === "Synced") return true
+    const name = change.object.metadata.name
+    if (change._tag === "Deleted") return poolVersions.delete(name) || true
+    const version = `${change.object.metadata.generation ?? ""}|${JSON.stringify(change.object.metadata.labels ?? {})}`
+    const before = poolVersions.get(name)
+    poolVersions.set(name, version)
+    return before !== version
   }
   for (const informer of informers) {
     yield* (informer.changes as Stream.Stream<Change<KubeObject>>).pipe(
-      Stream.runForEach((change) => {
-        if (informer === pools && change._tag !== "Synced" && change._tag !== "Modified") {
-          poolGenerations.set(change.object.metadata.name, change.object.metadata.generation)
-        }
-        return relevant(informer, change) ? Queue.offer(dirty, undefined) : Effect.void
-      }),
+      Stream.runForEach((change) => (relevant(informer, change) ? Queue.offer(dirty, undefined) : Effect.void)),
       Effect.forkScoped
     )
   }

@@ -81,6 +81,8 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
   const poolOfService = new Map<string, string>()
   // Sharing key and backend key of each Service as last converged: a change may let a waiting Service share.
   const allocationKeys = new Map<string, string>()
+  // LoadBalancer Services waiting for an IP (their last convergence gave none).
+  const waiting = new Set<string>()
   let pending = new Set<string>()
   let servicesSynced = false
   let config: Config | undefined
@@ -231,9 +233,12 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
       return out
     })
 
-  const track = (key: string, convergence: Convergence) => {
+  const track = (intent: ServiceIntent.ServiceIntent, convergence: Convergence) => {
+    const key = intent.key
     if (convergence.ips.length > 0 && convergence.pool !== undefined) poolOfService.set(key, convergence.pool)
     else poolOfService.delete(key)
+    if (convergence.ips.length === 0 && intent.type === "LoadBalancer") waiting.add(key)
+    else waiting.delete(key)
   }
 
   /**
@@ -251,7 +256,7 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
         const before = allocationKeys.get(w.intent.key)
         if (before !== undefined && before !== allocationKey) released++
         allocationKeys.set(w.intent.key, allocationKey)
-        track(w.intent.key, convergence)
+        track(w.intent, convergence)
         results.push([w, convergence])
       }
       yield* sendAll(results)
@@ -263,14 +268,11 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
       Effect.andThen(Metrics.update(Metrics.k8sUpdates, {}, results.length))
     )
 
-  /** Services that hold no IP: after IPs were freed, they may fit now. */
-  const unallocated = Effect.gen(function*() {
-    const keys: Array<string> = []
-    for (const key of services.keys()) {
-      if (!poolOfService.has(key)) keys.push(key)
-    }
-    return (yield* intentsOf(keys)).filter((w) => w.intent.type === "LoadBalancer")
-  })
+  /**
+   * LoadBalancer Services that hold no IP: after IPs were freed, they may fit now. Kept as a set so that a pass costs
+   * O(waiting), not O(all Services): a bulk deletion of n Services stays O(n · waiting).
+   */
+  const unallocated = Effect.suspend(() => intentsOf([...waiting]))
 
   const initialPass = Effect.gen(function*() {
     const work = yield* intentsOf(services.keys())
@@ -280,7 +282,7 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
     for (const [key, convergence] of convergences) {
       const w = byKey.get(key)
       if (w === undefined) continue
-      track(key, convergence)
+      track(w.intent, convergence)
       allocationKeys.set(key, `${w.intent.sharingKey}\u0000${w.intent.backendKey}`)
       results.push([w, convergence])
     }
@@ -316,6 +318,7 @@ export const make = Effect.fnUntraced(function*(options: ServiceReconcilerOption
         // Gone, or no longer ours (class changed): free its IPs, others may use them.
         if (!handled) {
           allocationKeys.delete(key)
+          waiting.delete(key)
           if (yield* allocator.release(key)) {
             poolOfService.delete(key)
             freed = true

@@ -105,4 +105,32 @@ describe("ConfigSource for speakers (per-node configuration, ConfigurationState 
       yield* eventually("second config", () => (seen.length === 2 ? true : undefined))
       assert.deepStrictEqual(seen, [["p"], ["overlap", "p"]])
     })), 30_000)
+
+  it.live("a pool's status-only update is not a new configuration, a label change is (advertisements select by label)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* apiServer()
+      yield* upsert(server, node("node-a"), pool("p", ["192.0.2.0/28"]), {
+        apiVersion: "metallb.io/v1beta1",
+        kind: "L2Advertisement",
+        metadata: { name: "l2", namespace: NS },
+        spec: { ipAddressPoolSelectors: [{ matchLabels: { tier: "a" } }] }
+      })
+      const s = yield* source(server, Core.speaker("node-a"))
+      const first = yield* s.loaded
+      assert.strictEqual(first.pools[0]?.l2Advertisements.length, 0)
+      const seen: Array<number> = []
+      yield* s.configs.pipe(
+        Stream.runForEach((c) => Effect.sync(() => seen.push(c.pools[0]?.l2Advertisements.length ?? -1))),
+        Effect.forkScoped
+      )
+      yield* eventually("current config", () => (seen.length === 1 ? true : undefined))
+      const current = server.objects.get("metallb.io/v1beta1", "IPAddressPool", NS, "p") ?? {}
+      server.objects.upsert({ ...current, status: { assignedIPv4: 1, assignedIPv6: 0, availableIPv4: 15, availableIPv6: 0 } })
+      yield* Effect.sleep("200 millis")
+      assert.deepStrictEqual(seen, [0])
+      const labelled = server.objects.get("metallb.io/v1beta1", "IPAddressPool", NS, "p") ?? {}
+      server.objects.upsert({ ...labelled, metadata: { ...(labelled["metadata"] as JsonObject), labels: { tier: "a" } } })
+      yield* eventually("relabelled config", () => (seen.length === 2 ? true : undefined))
+      assert.deepStrictEqual(seen, [0, 1])
+    })), 30_000)
 })

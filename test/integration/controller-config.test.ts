@@ -86,12 +86,20 @@ describe("controller configuration", () => {
       yield* c.stop
     })), T)
 
-  it.live("the ConfigurationState is recreated when deleted", () =>
+  it.live("the ConfigurationState is owned by the controller's Pod and recreated when deleted", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* apiServer()
-      yield* upsert(server, pool("good", ["192.0.2.0/30"]))
-      const c = yield* startController(server)
+      yield* upsert(server, pool("good", ["192.0.2.0/30"]), {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "controller-7d9f", namespace: NS },
+        spec: { containers: [{ name: "controller", image: "metallb-ts" }] }
+      })
+      const uid = String((server.objects.get("v1", "Pod", NS, "controller-7d9f")?.["metadata"] as JsonObject)["uid"])
+      const c = yield* startController(server, { podName: "controller-7d9f" })
       yield* eventually("Valid state", () => (stateOf(server)?.status?.["result"] === "Valid" ? true : undefined))
+      const owners = (server.objects.get("metallb.io/v1beta1", "ConfigurationState", NS, "controller")?.["metadata"] as JsonObject)["ownerReferences"]
+      assert.deepStrictEqual(owners, [{ apiVersion: "v1", kind: "Pod", name: "controller-7d9f", uid }])
       yield* remove(server, "metallb.io/v1beta1", "ConfigurationState", NS, "controller")
       yield* eventually("recreated Valid", () => (stateOf(server)?.status?.["result"] === "Valid" ? true : undefined))
       yield* c.stop

@@ -15,6 +15,27 @@ const allAssigned = (server: ApiServer, names: ReadonlyArray<string>) =>
     return ips.map((i) => i[0] ?? "")
   }, 15_000)
 
+describe("controller at moderate scale", () => {
+  it.live("a bulk deletion hands every freed IP to a waiting Service (batched reprocessing)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* apiServer()
+      yield* upsert(server, pool("p", ["192.0.2.0/26"]))
+      const c = yield* startController(server)
+      yield* waitReady(c)
+      const holders = Array.from({ length: 64 }, (_, i) => `holder-${i}`)
+      const waiters = Array.from({ length: 64 }, (_, i) => `waiter-${i}`)
+      yield* upsert(server, ...holders.map((n) => service(n)))
+      const held = yield* allAssigned(server, holders)
+      yield* upsert(server, ...waiters.map((n) => service(n)))
+      yield* Effect.sleep("300 millis")
+      assert.isTrue(waiters.every((n) => ingress(server, n).length === 0), "the pool is full")
+      for (const n of holders) server.objects.delete("v1", "Service", "default", n)
+      const got = yield* allAssigned(server, waiters)
+      assert.deepStrictEqual(got.toSorted(), held.toSorted(), "exactly the freed IPs")
+      yield* c.stop
+    })), T)
+})
+
 describe("controller under API server faults", () => {
   it.live("watches cut mid-stream (sockets destroyed) lose nothing", () =>
     Effect.scoped(Effect.gen(function*() {
