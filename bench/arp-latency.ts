@@ -133,6 +133,8 @@ const main = (quick: boolean) =>
     const result = JSON.parse(flooded.stdout.trim().split("\n").at(-1) ?? "{}") as { sent: number; answered: number; seconds: number; errors: number; drops: number }
     const rss = rssMB(node.pid)
     const nodeDrops = yield* drops(hosts.n1.ns)
+    const buffers = yield* Netns.nsExec(hosts.n1.ns, ["ss", "-0", "-a", "-m", "-n"], { allowFailure: true })
+    log(`node packet sockets: ${[...buffers.stdout.matchAll(/skmem:\(([^)]*)\)/g)].map((m) => m[1]).join(" | ")}`)
     const clientDrops = result.drops
     log(`packet socket drops: node ${nodeDrops}, client ${clientDrops}`)
     yield* node.stop("SIGTERM")

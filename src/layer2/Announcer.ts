@@ -15,6 +15,12 @@ export interface BurstTiming {
   readonly interval: Duration.Input
   /** Bursts are sent while less than this has passed since the first (MetalLB: 5 s → bursts at 0, 1.1, …, 4.4 s). */
   readonly window: Duration.Input
+  /**
+   * One extra burst this long after the first (none by default). At a handover the previous owner stops only when
+   * its own view catches up, up to a liveness interval later, and one last burst of its own in that window would
+   * pull clients back to it until our next burst 1.1 s later; a burst just after the window settles them at once.
+   */
+  readonly confirm?: Duration.Input
 }
 
 export const metallbTiming: BurstTiming = { interval: Duration.millis(1100), window: Duration.seconds(5) }
@@ -27,11 +33,15 @@ export const burstCount = (timing: BurstTiming): number => {
 }
 
 /** Runs `burst` now and then on the timing's schedule. Errors of one burst do not stop the next. */
-export const runBursts = <E, R>(burst: Effect.Effect<void, E, R>, timing: BurstTiming = metallbTiming): Effect.Effect<void, never, R> =>
-  burst.pipe(
+export const runBursts = <E, R>(burst: Effect.Effect<void, E, R>, timing: BurstTiming = metallbTiming): Effect.Effect<void, never, R> => {
+  const regular = burst.pipe(
     Effect.ignore,
     Effect.repeat(Schedule.spaced(timing.interval).pipe(Schedule.upTo({ times: burstCount(timing) - 1 })))
   )
+  if (timing.confirm === undefined) return regular
+  const confirm = Effect.sleep(timing.confirm).pipe(Effect.andThen(Effect.ignore(burst)))
+  return Effect.asVoid(Effect.all([regular, confirm], { concurrency: "unbounded" }))
+}
 
 export class Announcer extends Context.Service<Announcer, {
   /** This node gained `key` (an IP): start its bursts, replacing any running for the same key. */

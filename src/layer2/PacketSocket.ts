@@ -82,7 +82,7 @@ export interface PacketSocket<A> {
 }
 
 const STREAM_BUFFER = 4096
-const RECEIVE_BUFFER = 4 * 1024 * 1024
+const RECEIVE_BUFFER = 16 * 1024 * 1024
 
 const asBuffer = (frame: Uint8Array): Buffer =>
   Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
@@ -96,8 +96,10 @@ export const open = <A>(options: PacketSocketOptions<A>): Effect.Effect<PacketSo
       Native.openPacket(ifname, options.ethertype, options.filter).pipe(Effect.mapError(fromNative(ifname, "open"))),
       (socket) => Native.closeFd(socket.fd).pipe(Effect.ignore)
     )
-    // Room for a burst: a request flood must not overflow the queue while the event loop is busy for a few ms
-    // (the default ~212 KB holds only ~280 small frames). Beyond rmem_max only with CAP_NET_ADMIN; best effort.
+    // Room for a burst: a request flood must not overflow the queue while the process is descheduled or collecting
+    // garbage for a while (the kernel charges a small veth frame ~2 KB, so the default ~212 KB holds only ~100;
+    // 16 MiB holds ~0.4 s of a 20,000/s flood). Memory is used only while frames wait. Beyond rmem_max only with
+    // CAP_NET_ADMIN; best effort.
     yield* Native.setSockOptInt(raw.fd, Native.constants.SOL_SOCKET, Native.constants.SO_RCVBUFFORCE, RECEIVE_BUFFER).pipe(
       Effect.catch(() => Native.setSockOptInt(raw.fd, Native.constants.SOL_SOCKET, Native.constants.SO_RCVBUF, RECEIVE_BUFFER)),
       Effect.ignore

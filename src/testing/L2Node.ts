@@ -20,7 +20,7 @@ import * as L2Election from "../election/L2Election.ts"
 import * as Liveness from "../election/Liveness.ts"
 import * as LV from "../election/LivenessView.ts"
 import * as SpeakerDirectory from "../election/SpeakerDirectory.ts"
-import { Announcer } from "../layer2/Announcer.ts"
+import { Announcer, metallbTiming } from "../layer2/Announcer.ts"
 import { ArpResponder } from "../layer2/ArpResponder.ts"
 import { Layer2Speaker } from "../layer2/Layer2Speaker.ts"
 import { NdpResponder } from "../layer2/NdpResponder.ts"
@@ -93,7 +93,11 @@ export const run = (options: { readonly node: string; readonly specFile: string 
     const statsContext = yield* Layer.build(ResponderStats.layer)
     const responderStats = Context.get(statsContext, ResponderStats)
     const speakerLayer = Layer2Speaker.layer().pipe(
-      Layer.provide([ArpResponder.layer, NdpResponder.layer, Announcer.layer()]),
+      Layer.provide([
+        ArpResponder.layer,
+        NdpResponder.layer,
+        Announcer.layer({ ...metallbTiming, confirm: Duration.millis(2 * timingOf(first).interval) })
+      ]),
       Layer.provide([PacketSockets.layer, Layer.succeedContext(statsContext)])
     )
     const context = yield* Layer.build(Layer.merge(livenessLayer, speakerLayer))

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope, SubscriptionRef } from "effect"
 import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
 import * as Liveness from "../../src/election/Liveness.ts"
 import * as LV from "../../src/election/LivenessView.ts"
 import * as SpeakerDirectory from "../../src/election/SpeakerDirectory.ts"
@@ -93,6 +94,26 @@ describe("Liveness on TestClock", () => {
         assert.deepStrictEqual(yield* c.candidatesOf("n2"), ["n1", "n2"])
       }))
   }
+
+  it("a crash at any phase of the heartbeat cycle is seen after deadAfter − interval and by deadAfter (property, TestClock)", async () => {
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...timings), fc.double({ min: 0, max: 1, noNaN: true }), async ([, timing], phase) => {
+      const program = Effect.gen(function*() {
+        const c = yield* cluster(timing)
+        yield* TestClock.adjust(timing.deadAfter + timing.rejoinAfter + 2 * timing.interval + Math.floor(phase * timing.interval))
+        c.segment.setLink("n1", false)
+        let seenAfter = 0
+        while ((yield* c.candidatesOf("n2")).includes("n1") && seenAfter <= 2 * timing.deadAfter) {
+          yield* TestClock.adjust(1)
+          seenAfter++
+        }
+        assert.isAbove(seenAfter, timing.deadAfter - timing.interval)
+        assert.isAtMost(seenAfter, timing.deadAfter)
+        for (const m of c.members.values()) yield* Effect.forkChild(Scope.close(m.scope, Exit.void))
+        yield* TestClock.adjust(50)
+      })
+      await Effect.runPromise(program.pipe(Effect.provide(TestClock.layer()), Effect.scoped))
+    }), { numRuns: 12 })
+  })
 
   it.effect("with a key, unsigned or wrongly signed heartbeats are dropped and counted", () =>
     Effect.gen(function*() {

@@ -24,6 +24,15 @@ describe("Announcer", () => {
       assert.deepStrictEqual(yield* announcer.active, [])
     }).pipe(Effect.provide(Announcer.layer())))
 
+  it.effect("with `confirm`, one extra burst that long after the first, besides MetalLB's", () =>
+    Effect.gen(function*() {
+      const announcer = yield* Announcer
+      const r = recorder()
+      yield* announcer.gained("192.0.2.200", r.burst)
+      yield* TestClock.adjust("20 seconds")
+      assert.deepStrictEqual(r.times, [0, 400, 1100, 2200, 3300, 4400])
+    }).pipe(Effect.provide(Announcer.layer({ ...metallbTiming, confirm: "400 millis" }))))
+
   it.effect("losing the IP stops its bursts at once; other IPs go on", () =>
     Effect.gen(function*() {
       const announcer = yield* Announcer
