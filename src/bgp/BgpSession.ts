@@ -92,6 +92,11 @@ export interface Session {
    * Waits for the socket to drain between messages, so a large RIB-out cannot balloon memory.
    */
   readonly sendUpdates: (connection: number, updates: ReadonlyArray<UpdateMessage>) => Effect.Effect<boolean>
+  /**
+   * Stops the session for good with Cease and this subcode (RFC 4486: 3 Peer De-configured, 6 Other Configuration
+   * Change, ...); closing the scope does the same with 2 Administrative Shutdown. Waits up to 1 s for the send.
+   */
+  readonly stop: (subcode: number) => Effect.Effect<void>
 }
 
 export interface SessionOptions {
@@ -242,7 +247,7 @@ type Input =
   | { readonly _tag: "FrameError"; readonly conn: number; readonly notification: Fsm.Notification }
   | { readonly _tag: "BfdDown" }
   | { readonly _tag: "Incoming"; readonly socket: net.Socket }
-  | { readonly _tag: "Stop"; readonly done: Deferred.Deferred<void> }
+  | { readonly _tag: "Stop"; readonly subcode: number; readonly done: Deferred.Deferred<void> }
 
 interface Connection {
   readonly id: number
@@ -318,8 +323,10 @@ export const open = (
     const closeSocket = (conn: Connection) =>
       Effect.sync(() => {
         conn.dead = true
-        // Flush what was written (a NOTIFICATION) and close; never wait for a peer that may be frozen.
-        conn.socket?.destroySoon()
+        // Flush what was written (a NOTIFICATION) and close; never wait for a peer that may be frozen. A dial still
+        // in progress (SYNs unanswered, e.g. a wrong MD5 key) is abandoned at once.
+        if (conn.socket?.connecting === true) conn.socket.destroy()
+        else conn.socket?.destroySoon()
         conn.socket = undefined
       })
 
@@ -625,17 +632,22 @@ export const open = (
             yield* log("BFD session down: dropping the BGP session")
             return yield* step({ _tag: "AutomaticStop", subcode: CeaseSubcode.BfdDown })
           case "Stop":
+            // A second stop (the scope closing after an explicit stop) has nothing left to do.
+            if (stopped) return yield* Deferred.succeed(item.done, undefined)
             stopped = true
             yield* FiberHandle.clear(reconnect)
             if (pending !== undefined) yield* closeSocket(pending)
             pending = undefined
-            yield* step({ _tag: "ManualStop", subcode: CeaseSubcode.AdministrativeShutdown })
+            yield* step({ _tag: "ManualStop", subcode: item.subcode })
             yield* Deferred.succeed(item.done, undefined)
             return
         }
       })
 
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(inbox), handle)))
+    // A defect in handling one item (a bug, or a socket call that threw) is logged; the session keeps running.
+    const handleSafely = (item: Input) =>
+      handle(item).pipe(Effect.catchDefect((defect) => Effect.logError(`BGP session: ${item._tag} failed`, defect).pipe(Effect.annotateLogs({ peer }))))
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(inbox), handleSafely)))
 
     if (config.bfd !== undefined) {
       let previous: string | undefined
@@ -652,13 +664,15 @@ export const open = (
       )
     }
 
-    yield* Effect.addFinalizer(() =>
+    const stop = (subcode: number) =>
       Effect.gen(function*() {
         const done = yield* Deferred.make<void>()
-        yield* Queue.offer(inbox, { _tag: "Stop", done })
+        yield* Queue.offer(inbox, { _tag: "Stop", subcode, done })
         yield* Deferred.await(done).pipe(Effect.timeoutOption("1 second"))
-        yield* Metrics.remove(Metrics.bgpSessionUp, labels)
       })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(stop(CeaseSubcode.AdministrativeShutdown), Metrics.remove(Metrics.bgpSessionUp, labels))
     )
 
     if (listener !== undefined) {
@@ -678,7 +692,7 @@ export const open = (
         return true
       })
 
-    return { peer, config, status, sendUpdates } satisfies Session
+    return { peer, config, status, sendUpdates, stop } satisfies Session
   })
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import type * as BfdFsm from "./BfdFsm.ts"
 import * as BgpSession from "./BgpSession.ts"
 import * as Attributes from "./Attributes.ts"
 import * as Codec from "./Codec.ts"
+import { CeaseSubcode } from "./Notification.ts"
 import type { LargeCommunity, PathAttribute, UpdateMessage } from "./Message.ts"
 import { Afi, Origin, Safi } from "./Message.ts"
 import * as Prefix from "./Prefix.ts"
@@ -160,9 +161,16 @@ export interface SessionFacts {
 
 const familyOf = (prefix: Prefix.Prefix) => (prefix.family === 4 ? Afi.Ipv4 : Afi.Ipv6)
 
-/** Whether the peer negotiated the route's address family. */
-export const carries = (facts: SessionFacts, prefix: Prefix.Prefix): boolean =>
-  facts.families.some((f) => f.afi === familyOf(prefix) && f.safi === Safi.Unicast)
+/**
+ * Whether the session can carry the route: the peer negotiated its family, and an IPv4 route has an IPv4 next hop
+ * (an IPv4 route over an IPv6 session needs one configured: RFC 8950 extended next hops are not negotiated).
+ */
+export const carries = (facts: SessionFacts, route: Route): boolean => {
+  if (!facts.families.some((f) => f.afi === familyOf(route.prefix) && f.safi === Safi.Unicast)) return false
+  if (route.prefix.family === 6) return true
+  const hop = route.nextHop ?? facts.localAddress.replace(/^::ffff:(?=\d+\.)/, "")
+  return Prefix.parseAddress(hop)?.family === 4
+}
 
 const mappedIpv6 = (ipv4: Uint8Array): Uint8Array => {
   const out = new Uint8Array(16)
@@ -274,7 +282,7 @@ export const attach = (session: BgpSession.Session): Effect.Effect<PeerRib, neve
       }
       const full = synced === undefined || synced.connection !== up.connection || synced.refresh !== up.refreshRequests
       const base = full ? new Map<string, Route>() : advertised
-      const target = new Map([...want].filter(([, route]) => carries(facts, route.prefix)))
+      const target = new Map([...want].filter(([, route]) => carries(facts, route)))
       const updates = buildUpdates(facts, plan(base, target))
       if (Result.isFailure(updates)) {
         yield* Effect.logError(`cannot build UPDATEs: ${updates.failure.message}`).pipe(Effect.annotateLogs(labels))
@@ -322,7 +330,9 @@ interface Running {
   readonly rib: PeerRib
 }
 
-export const peerKey = (peer: BgpSession.PeerConfig): string => `${peer.address}:${peer.port ?? 179}`
+/** `address:port` (`[address]:port` for IPv6), as the `peer` metric label. */
+export const peerKey = (peer: BgpSession.PeerConfig): string =>
+  peer.address.includes(":") ? `[${peer.address}]:${peer.port ?? 179}` : `${peer.address}:${peer.port ?? 179}`
 
 export class BgpSpeaker extends Context.Service<BgpSpeaker, {
   /**
@@ -372,6 +382,8 @@ export class BgpSpeaker extends Context.Service<BgpSpeaker, {
             const { routes: _, ...config } = next ?? { routes: [] }
             if (next === undefined || !sameConfig(config, r.config)) {
               running.delete(key)
+              // RFC 4486: the peer learns why (and a GR helper does not keep our routes).
+              yield* r.rib.session.stop(next === undefined ? CeaseSubcode.PeerDeconfigured : CeaseSubcode.OtherConfigurationChange)
               yield* Scope.close(r.scope, Exit.void)
             }
           }

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Queue, Result, Schedule, SubscriptionRef } from "effect"
+import { TestClock } from "effect/testing"
 import * as net from "node:net"
 import { crc32 } from "node:zlib"
 import * as BgpSession from "../../src/bgp/BgpSession.ts"
@@ -126,6 +127,22 @@ describe("BgpSession over loopback", () => {
       yield* again.send(Uint8Array.from([...new Uint8Array(16).fill(0xfe), 0, 19, 4]))
       const h = yield* nextOf(again, "Notification")
       assert.deepStrictEqual([h.code, h.subcode], [1, 1])
+    })))
+
+  it.effect("on TestClock: KEEPALIVEs every hold/3, and Hold Timer Expired after the negotiated hold time of silence", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { session, c } = yield* establish
+      // Negotiated hold 9 s, keepalive 3 s (jittered to 2.25–3 s): three in 9 s.
+      yield* TestClock.adjust("3 seconds")
+      yield* nextOf(c, "Keepalive")
+      yield* TestClock.adjust("3 seconds")
+      yield* nextOf(c, "Keepalive")
+      // The router's last word was its KEEPALIVE during the handshake; 9 s of silence in all.
+      yield* TestClock.adjust("3 seconds")
+      const n = yield* nextOf(c, "Notification")
+      assert.deepStrictEqual([n.code, n.subcode], [4, 0])
+      const s = yield* SubscriptionRef.get(session.status)
+      assert.strictEqual(s.lastError, "sent Hold Timer Expired / Unspecific")
     })))
 
   it.live("sends Cease / Administrative Shutdown when its scope closes", () =>

@@ -1,13 +1,14 @@
 import { assert, it as effectIt } from "@effect/vitest"
 import * as fc from "fast-check"
-import { Effect, Queue, Result, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Queue, Result, SubscriptionRef } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Arb from "../../src/bgp/Arbitraries.ts"
-import { attach, attributeKey, buildUpdates, mergeRoutes, parseRoute, plan, type Route, routeKey, type SessionFacts } from "../../src/bgp/BgpSpeaker.ts"
+import * as BgpSession from "../../src/bgp/BgpSession.ts"
+import { attach, attributeKey, BgpSpeaker, buildUpdates, carries, mergeRoutes, parseRoute, plan, type Route, routeKey, type SessionFacts } from "../../src/bgp/BgpSpeaker.ts"
 import { decodeMessage, encodeMessage, isEndOfRib, reachability } from "../../src/bgp/Codec.ts"
 import type { PathAttribute, UpdateMessage } from "../../src/bgp/Message.ts"
 import * as Prefix from "../../src/bgp/Prefix.ts"
-import { establish, type FakeConnection, keepalive, nextOf, routerOpen } from "./fakeRouter.ts"
+import { establish, type FakeConnection, fakeRouter, keepalive, nextOf, peerConfig, routerOpen } from "./fakeRouter.ts"
 
 const arbRoute: fc.Arbitrary<Route> = fc.record({
   prefix: Arb.prefix,
@@ -132,6 +133,16 @@ describe("BgpSpeaker.buildUpdates", () => {
     expect(ibgp.map((u) => find(u, "LocalPref")?.value)).toEqual([100, 200])
   })
 
+  it("holds back what the session cannot carry: a family not negotiated, IPv4 over IPv6 without an IPv4 next hop", () => {
+    const v4 = parsed({ prefix: "203.0.113.10/32" })
+    const v4WithHop = parsed({ prefix: "203.0.113.11/32", nextHop: "192.0.2.11" })
+    const v6 = parsed({ prefix: "2001:db8:ffff::10/128" })
+    const v6Session = { ...v4Facts, localAddress: "2001:db8:0:1::11" }
+    expect([v4, v4WithHop, v6].map((r) => carries(v6Session, r))).toEqual([false, true, true])
+    expect([v4, v4WithHop, v6].map((r) => carries(v4Facts, r))).toEqual([true, true, true])
+    expect(carries({ ...v4Facts, families: [{ afi: 1, safi: 1 }] }, v6)).toBe(false)
+  })
+
   it("gives 10,000 /32s in 13 UPDATEs", () => {
     const routes = mergeRoutes(Array.from({ length: 10_000 }, (_, i) => parsed({ prefix: `198.18.${i >> 8}.${i & 255}/32` })))
     const r = buildUpdates(v4Facts, plan(new Map(), routes))
@@ -196,5 +207,49 @@ describe("BgpSpeaker RIB-out over a session", () => {
       assert.deepStrictEqual(keys(prefixesOf(full).announced), ["203.0.113.10/32"])
       assert.deepStrictEqual(isEndOfRib(yield* nextUpdate(again)), { afi: 1, safi: 1 })
       assert.strictEqual(yield* SubscriptionRef.get(rib.advertised), 1)
+    })))
+})
+
+const handshake = (c: FakeConnection) =>
+  Effect.gen(function*() {
+    yield* nextOf(c, "Open")
+    yield* c.send(routerOpen())
+    yield* c.send(keepalive)
+  })
+
+describe("BgpSpeaker service", () => {
+  effectIt.live("opens a session per peer, reopens one whose configuration changed (Cease 6), closes a removed one (Cease 3)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const router = yield* fakeRouter
+      // Built into the test's scope, so the speaker lives until the test ends.
+      const services = yield* Layer.build(
+        BgpSpeaker.layer.pipe(Layer.provide(BgpSession.BgpSession.layer({ nodeName: "n1", reconnectBase: "50 millis" })))
+      )
+      const speaker = Context.get(services, BgpSpeaker)
+      const routes = [parsed({ prefix: "203.0.113.10/32", nextHop: "192.0.2.11" })]
+      yield* speaker.set([{ peer: peerConfig(router.port), routes }])
+      const first = yield* Queue.take(router.connections)
+      yield* handshake(first)
+      assert.deepStrictEqual(keys(prefixesOf(yield* nextUpdate(first)).announced), ["203.0.113.10/32"])
+      assert.deepStrictEqual(isEndOfRib(yield* nextUpdate(first)), { afi: 1, safi: 1 })
+      // Same configuration, other routes: same session, a withdraw.
+      yield* speaker.set([{ peer: peerConfig(router.port), routes: [] }])
+      assert.deepStrictEqual(keys(prefixesOf(yield* nextUpdate(first)).withdrawn), ["203.0.113.10/32"])
+      // A changed hold time: the session is replaced.
+      yield* speaker.set([{ peer: peerConfig(router.port, { holdTime: 30 }), routes }])
+      const changed = yield* nextOf(first, "Notification")
+      assert.deepStrictEqual([changed.code, changed.subcode], [6, 6])
+      const second = yield* Queue.take(router.connections).pipe(Effect.timeout("5 seconds"))
+      const open = yield* nextOf(second, "Open")
+      assert.strictEqual(open.holdTime, 30)
+      yield* second.send(routerOpen())
+      yield* second.send(keepalive)
+      assert.deepStrictEqual(keys(prefixesOf(yield* nextUpdate(second)).announced), ["203.0.113.10/32"])
+      assert.strictEqual((yield* speaker.peers).size, 1)
+      // Removed: Peer De-configured.
+      yield* speaker.set([])
+      const removed = yield* nextOf(second, "Notification")
+      assert.deepStrictEqual([removed.code, removed.subcode], [6, 3])
+      assert.strictEqual((yield* speaker.peers).size, 0)
     })))
 })
