@@ -7,6 +7,6 @@ describe("metallb dispatcher", () => {
       const command = await entry.load()
       assert.deepStrictEqual(command.spec.path, entry.path)
     }
-    assert.deepStrictEqual(commands.map((c) => c.path.join(" ")), ["config validate", "config convert", "controller"])
+    assert.deepStrictEqual(commands.map((c) => c.path.join(" ")), ["config validate", "config convert", "controller", "speaker"])
   })
 })

@@ -104,7 +104,9 @@ describe("speaker against the in-memory API server", () => {
       const l2 = yield* memoryPlane
       const speaker = yield* startSpeaker(server, l2.plane)
 
-      const l2Status = yield* eventually("a ServiceL2Status", () => objects(server, "ServiceL2Status")[0], 10_000)
+      // Created, then its status written (status subresource): wait for both.
+      const withStatus = (kind: string) => objects(server, kind).find((o) => field(o, "status", "node") !== undefined)
+      const l2Status = yield* eventually("a ServiceL2Status", () => withStatus("ServiceL2Status"), 10_000)
       assert.strictEqual(field(l2Status, "metadata", "labels", "metallb.io/node"), "node-a")
       assert.strictEqual(field(l2Status, "metadata", "labels", "metallb.io/service-name"), "web")
       assert.strictEqual(field(l2Status, "metadata", "labels", "metallb.io/service-namespace"), "default")
@@ -119,7 +121,7 @@ describe("speaker against the in-memory API server", () => {
       assert.deepStrictEqual(l2.sets.at(-1)?.map((a) => a.ip), ["192.0.2.3"])
 
       // BGP: api has its endpoint on node-b, ETP Cluster: every selected node announces it.
-      const bgpStatus = yield* eventually("a ServiceBGPStatus", () => objects(server, "ServiceBGPStatus")[0])
+      const bgpStatus = yield* eventually("a ServiceBGPStatus", () => withStatus("ServiceBGPStatus"))
       assert.deepStrictEqual(field(bgpStatus, "status", "peers"), ["router"])
       assert.strictEqual(field(bgpStatus, "status", "serviceName"), "api")
       assert.match(String(field(bgpStatus, "metadata", "name")), /^bgp-/)
