@@ -75,6 +75,9 @@ describe.skipIf(gate.skip)("metallb speaker, layer 2, in namespaces", () => {
       yield* procs.get(second)?.stop("SIGKILL") ?? Effect.void
       const third = yield* settle(second).pipe(Effect.tapError(() => dump))
       assert.notInclude([first, second], third)
-      assert.match(procs.get(third)?.stdout() ?? "", /"event":"serviceAnnounced"/)
+      // MetalLB's log keys, as JSON lines.
+      const log = procs.get(third)?.stdout() ?? ""
+      for (const event of ["startUpdate", "serviceAnnounced", "endUpdate"]) assert.match(log, new RegExp(`"event":"${event}"`))
+      assert.match(log, /"event":"serviceAnnounced"[^\n]*"protocol":"layer2"[^\n]*"ips":"192\.0\.2\.200"/)
     })), 120_000)
 })
