@@ -4,7 +4,7 @@
  * ServiceBGPStatus, Events (one per change, none on unchanged passes), metrics and the hand-over on stop.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Exit, Layer, Scope, Stream, SubscriptionRef } from "effect"
 import { BgpSession } from "../../src/bgp/BgpSession.ts"
 import { BgpSpeaker } from "../../src/bgp/BgpSpeaker.ts"
 import type { L2Announcement } from "../../src/layer2/Layer2Speaker.ts"
@@ -14,7 +14,7 @@ import { Layer2Plane } from "../../src/speaker/Layer2Plane.ts"
 import * as Speaker from "../../src/speaker/Speaker.ts"
 import type { JsonObject } from "../../src/testing/apiserver/Json.ts"
 import type { ApiServer } from "../../src/testing/apiserver/Server.ts"
-import { apiServer, eventsOf, eventually, NS, pool, remove, service, stays, upsert } from "./controllerKit.ts"
+import { apiServer, edit, eventsOf, eventually, NS, pool, remove, service, stays, upsert } from "./controllerKit.ts"
 
 /** Test stand-in for layer 2: `alive` is what the test says; `set` records what the speaker asked for. */
 const memoryPlane = Effect.gen(function*() {
@@ -81,6 +81,7 @@ const startSpeaker = (server: ApiServer, plane: Layer2Plane["Service"], options:
       Layer.provideMerge(Logging.layer("speaker", process.env["LOG"] === undefined ? "none" : "debug"))
     )
     const context = yield* Layer.build(layer).pipe(Scope.provide(scope))
+    const bgp = Context.get(context, BgpSpeaker)
     const running = yield* Speaker.start({
       namespace: NS,
       node: "node-a",
@@ -91,7 +92,7 @@ const startSpeaker = (server: ApiServer, plane: Layer2Plane["Service"], options:
       resync: "50 millis",
       ...options
     }).pipe(Effect.provide(context), Scope.provide(scope), Effect.orDie)
-    return { running, stop: Scope.close(scope, Exit.void) }
+    return { running, bgp, stop: Scope.close(scope, Exit.void) }
   })
 
 const metrics = (url: string) => Effect.promise(() => fetch(`${url}/metrics`).then((r) => r.text()))
@@ -168,6 +169,24 @@ describe("speaker against the in-memory API server", () => {
 
       yield* speaker.stop
       assert.isTrue(l2.left())
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+
+  it.live("BGP sessions follow the BGPPeers: reopened on a change, closed with their statuses when removed", () =>
+    Effect.gen(function*() {
+      const server = yield* apiServer()
+      yield* setup(server)
+      const l2 = yield* memoryPlane
+      const speaker = yield* startSpeaker(server, l2.plane)
+      const peers = () => Effect.runSync(Effect.map(speaker.bgp.peers, (m) => [...m.values()]))
+      const first = yield* eventually("a session", () => peers()[0])
+      assert.strictEqual(first.session.config.holdTime, undefined)
+      yield* edit(server, "metallb.io/v1beta2", "BGPPeer", NS, "router", (o) => ({ ...o, spec: { ...(o["spec"] as object), holdTime: "30s" } }))
+      const second = yield* eventually("the session reopened", () => peers().find((p) => p.session.config.holdTime === 30))
+      assert.notStrictEqual(second, first)
+      yield* remove(server, "metallb.io/v1beta2", "BGPPeer", NS, "router")
+      yield* eventually("no session", () => (peers().length === 0 ? true : undefined))
+      yield* eventually("the ServiceBGPStatus removed", () => (objects(server, "ServiceBGPStatus").length === 0 ? true : undefined))
+      yield* speaker.stop
     }).pipe(Effect.scoped), { timeout: 30_000 })
 
   it.live("--lb-class: Services of another class are not announced", () =>
