@@ -139,6 +139,13 @@ describe("speaker against the in-memory API server", () => {
       assert.deepStrictEqual(eventsOf(server, "api"), ['nodeAssigned: announcing from node "node-a" with protocol "bgp"'])
       assert.strictEqual(objects(server, "ServiceL2Status").length, 1)
       assert.strictEqual(objects(server, "ServiceBGPStatus").length, 1)
+      // An unchanged cluster costs no writes at all (the status creates above were this speaker's writes).
+      assert.isTrue(server.requests().some((r) => r.token === "speaker" && r.verb === "create" && r.resource === "servicel2statuses"))
+      server.clearRequests()
+      const quiet = yield* speaker.running.passes
+      yield* eventually("10 quiet passes", () => Effect.runSync(speaker.running.passes) > quiet + 10 ? true : undefined)
+      const writes = server.requests().filter((r) => r.token === "speaker" && !["get", "list", "watch"].includes(r.verb))
+      assert.deepStrictEqual(writes.map((r) => `${r.verb} ${r.resource}/${r.subresource}`), [])
       const readyz = yield* Effect.promise(() => fetch(`${speaker.running.healthUrl}/readyz`).then((r) => r.status))
       assert.strictEqual(readyz, 200)
 
