@@ -184,6 +184,8 @@ export const start = (
         ignoreExcludeLB: options.ignoreExcludeLB,
         alive: yield* plane.alive
       })
+      // Stopping began while this pass computed: the hand-over owns layer 2 now.
+      if (stopping) return
       const answered = new Map((yield* plane.set(desired.l2)).map((st) => [st.ip, st.interfaces]))
       yield* bgp.set(desired.bgp).pipe(
         Effect.catch((e) => Effect.logError("cannot apply the BGP peers").pipe(Effect.annotateLogs({ error: e.message })))
