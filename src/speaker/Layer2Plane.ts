@@ -7,10 +7,10 @@
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
-import { Context, Effect, Layer, Schedule, Stream, SubscriptionRef } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, Stream, SubscriptionRef } from "effect"
 import * as Liveness from "../election/Liveness.ts"
 import type * as LV from "../election/LivenessView.ts"
-import { Announcer } from "../layer2/Announcer.ts"
+import { Announcer, metallbTiming } from "../layer2/Announcer.ts"
 import { ArpResponder } from "../layer2/ArpResponder.ts"
 import * as Interfaces from "../layer2/Interfaces.ts"
 import { type L2Announcement, type L2AnnouncementStatus, Layer2Speaker } from "../layer2/Layer2Speaker.ts"
@@ -94,7 +94,9 @@ export const layer = (options: Layer2PlaneOptions): Layer.Layer<Layer2Plane, unk
       const liveness = Liveness.Liveness.layer({ node: options.node, interfaces, timing: options.timing, key: () => key })
         .pipe(Layer.provide([PacketSockets.layer, directory]))
       const speaker = Layer2Speaker.layer({ excluded: options.excluded }).pipe(
-        Layer.provide([ArpResponder.layer, NdpResponder.layer, Announcer.layer()]),
+        // A confirming burst two heartbeats after a gain: the previous owner may burst once more during the
+        // hand-over overlap and pull clients back (docs/design/l2-liveness.md).
+        Layer.provide([ArpResponder.layer, NdpResponder.layer, Announcer.layer({ ...metallbTiming, confirm: Duration.millis(2 * options.timing.interval) })]),
         Layer.provide([PacketSockets.layer, ResponderStats.layer])
       )
       const context = yield* Layer.build(Layer.merge(liveness, speaker))

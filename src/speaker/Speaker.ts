@@ -120,22 +120,28 @@ export const start = (
 
     const report = Effect.fnUntraced(function*(desired: Reconcile.Desired, serviceObjects: ReadonlyMap<string, KubeObject>) {
       const changes = Reconcile.diff(announced, desired.announced)
-      for (const a of changes.withdrawn) {
-        yield* Effect.logInfo("withdrawing service announcement").pipe(
-          Effect.annotateLogs({ event: "serviceWithdrawn", ...annotationLog(a), reason: serviceObjects.has(a.service) ? "notOwner" : "serviceDeleted" })
-        )
-        yield* gauge(a, false)
-      }
-      for (const a of [...changes.added, ...changes.changed]) {
-        const before = announced.get(Reconcile.announcementKey(a))
-        if (before !== undefined) yield* gauge(before, false)
-        yield* gauge(a, true)
-        yield* Effect.logInfo("service has IP, announcing").pipe(Effect.annotateLogs({ event: "serviceAnnounced", ...annotationLog(a) }))
-        const object = serviceObjects.get(a.service)
-        // An Event only when this node starts announcing, or announces other IPs: not on every pass.
-        if (object !== undefined && (before === undefined || before.ips.join() !== a.ips.join())) {
-          yield* events.recordEvent(serviceRef(object), "Normal", Reason.NodeAssigned, `announcing from node "${node}" with protocol "${a.protocol}"`)
+      // Per Service that changed, MetalLB's startUpdate … endUpdate bracket around what happened to it.
+      const touched = [...new Set([...changes.withdrawn, ...changes.added, ...changes.changed].map((a) => a.service))].toSorted()
+      for (const service of touched) {
+        yield* Effect.logDebug("start of service update").pipe(Effect.annotateLogs({ event: "startUpdate", service }))
+        for (const a of changes.withdrawn.filter((x) => x.service === service)) {
+          yield* Effect.logInfo("withdrawing service announcement").pipe(
+            Effect.annotateLogs({ event: "serviceWithdrawn", ...annotationLog(a), reason: serviceObjects.has(a.service) ? "notOwner" : "serviceDeleted" })
+          )
+          yield* gauge(a, false)
         }
+        for (const a of [...changes.added, ...changes.changed].filter((x) => x.service === service)) {
+          const before = announced.get(Reconcile.announcementKey(a))
+          if (before !== undefined) yield* gauge(before, false)
+          yield* gauge(a, true)
+          yield* Effect.logInfo("service has IP, announcing").pipe(Effect.annotateLogs({ event: "serviceAnnounced", ...annotationLog(a) }))
+          const object = serviceObjects.get(a.service)
+          // An Event only when this node starts announcing, or announces other IPs: not on every pass.
+          if (object !== undefined && (before === undefined || before.ips.join() !== a.ips.join())) {
+            yield* events.recordEvent(serviceRef(object), "Normal", Reason.NodeAssigned, `announcing from node "${node}" with protocol "${a.protocol}"`)
+          }
+        }
+        yield* Effect.logDebug("end of service update").pipe(Effect.annotateLogs({ event: "endUpdate", service }))
       }
       const nowFailed = new Set(desired.failed.map((f) => f.service))
       for (const f of desired.failed) {
@@ -178,14 +184,21 @@ export const start = (
         ignoreExcludeLB: options.ignoreExcludeLB,
         alive: yield* plane.alive
       })
-      yield* plane.set(desired.l2)
+      // Stopping began while this pass computed: the hand-over owns layer 2 now.
+      if (stopping) return
+      const answered = new Map((yield* plane.set(desired.l2)).map((st) => [st.ip, st.interfaces]))
       yield* bgp.set(desired.bgp).pipe(
         Effect.catch((e) => Effect.logError("cannot apply the BGP peers").pipe(Effect.annotateLogs({ error: e.message })))
       )
       yield* report(desired, serviceObjects)
       current = desired
       yield* statuses.sync({
-        l2: new Map([...desired.announced.values()].flatMap((a) => a.protocol === "layer2" ? [[a.service, a.interfaces ?? []]] : [])),
+        // Interfaces are listed only when the advertisement restricts them: those it is answered on now.
+        l2: new Map([...desired.announced.values()].flatMap((a) =>
+          a.protocol === "layer2"
+            ? [[a.service, a.interfaces === undefined ? [] : [...new Set(a.ips.flatMap((ip) => answered.get(ip) ?? []))].toSorted()]]
+            : []
+        )),
         bgp: new Map([...desired.announced.values()].flatMap((a) => a.protocol === "bgp" ? [[a.service, a.peers ?? []]] : []))
       }).pipe(
         Effect.catch((e) => Effect.logWarning("cannot write the service statuses, retrying").pipe(Effect.annotateLogs({ error: e.message })))

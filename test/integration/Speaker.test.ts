@@ -4,7 +4,7 @@
  * ServiceBGPStatus, Events (one per change, none on unchanged passes), metrics and the hand-over on stop.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Exit, Layer, Scope, Stream, SubscriptionRef } from "effect"
 import { BgpSession } from "../../src/bgp/BgpSession.ts"
 import { BgpSpeaker } from "../../src/bgp/BgpSpeaker.ts"
 import type { L2Announcement } from "../../src/layer2/Layer2Speaker.ts"
@@ -14,7 +14,7 @@ import { Layer2Plane } from "../../src/speaker/Layer2Plane.ts"
 import * as Speaker from "../../src/speaker/Speaker.ts"
 import type { JsonObject } from "../../src/testing/apiserver/Json.ts"
 import type { ApiServer } from "../../src/testing/apiserver/Server.ts"
-import { apiServer, eventsOf, eventually, NS, pool, remove, service, stays, upsert } from "./controllerKit.ts"
+import { apiServer, edit, eventsOf, eventually, NS, pool, remove, service, stays, upsert } from "./controllerKit.ts"
 
 /** Test stand-in for layer 2: `alive` is what the test says; `set` records what the speaker asked for. */
 const memoryPlane = Effect.gen(function*() {
@@ -55,7 +55,7 @@ const setup = (server: ApiServer) =>
     { apiVersion: "v1", kind: "Node", metadata: { name: "node-b", labels: { "kubernetes.io/hostname": "node-b" } } },
     pool("l2pool", ["192.0.2.0/28"]),
     pool("bgppool", ["198.51.100.0/28"]),
-    { apiVersion: "metallb.io/v1beta1", kind: "L2Advertisement", metadata: { name: "l2", namespace: NS }, spec: { ipAddressPools: ["l2pool"] } },
+    { apiVersion: "metallb.io/v1beta1", kind: "L2Advertisement", metadata: { name: "l2", namespace: NS }, spec: { ipAddressPools: ["l2pool"], interfaces: ["eth0"] } },
     { apiVersion: "metallb.io/v1beta1", kind: "BGPAdvertisement", metadata: { name: "bgp", namespace: NS }, spec: { ipAddressPools: ["bgppool"] } },
     {
       apiVersion: "metallb.io/v1beta2",
@@ -81,6 +81,7 @@ const startSpeaker = (server: ApiServer, plane: Layer2Plane["Service"], options:
       Layer.provideMerge(Logging.layer("speaker", process.env["LOG"] === undefined ? "none" : "debug"))
     )
     const context = yield* Layer.build(layer).pipe(Scope.provide(scope))
+    const bgp = Context.get(context, BgpSpeaker)
     const running = yield* Speaker.start({
       namespace: NS,
       node: "node-a",
@@ -91,7 +92,7 @@ const startSpeaker = (server: ApiServer, plane: Layer2Plane["Service"], options:
       resync: "50 millis",
       ...options
     }).pipe(Effect.provide(context), Scope.provide(scope), Effect.orDie)
-    return { running, stop: Scope.close(scope, Exit.void) }
+    return { running, bgp, stop: Scope.close(scope, Exit.void) }
   })
 
 const metrics = (url: string) => Effect.promise(() => fetch(`${url}/metrics`).then((r) => r.text()))
@@ -104,16 +105,24 @@ describe("speaker against the in-memory API server", () => {
       const l2 = yield* memoryPlane
       const speaker = yield* startSpeaker(server, l2.plane)
 
-      const l2Status = yield* eventually("a ServiceL2Status", () => objects(server, "ServiceL2Status")[0], 10_000)
+      // Created, then its status written (status subresource): wait for both.
+      const withStatus = (kind: string) => objects(server, kind).find((o) => field(o, "status", "node") !== undefined)
+      const l2Status = yield* eventually("a ServiceL2Status", () => withStatus("ServiceL2Status"), 10_000)
       assert.strictEqual(field(l2Status, "metadata", "labels", "metallb.io/node"), "node-a")
       assert.strictEqual(field(l2Status, "metadata", "labels", "metallb.io/service-name"), "web")
       assert.strictEqual(field(l2Status, "metadata", "labels", "metallb.io/service-namespace"), "default")
       assert.match(String(field(l2Status, "metadata", "name")), /^l2-/)
-      assert.deepStrictEqual(field(l2Status, "status"), { node: "node-a", serviceName: "web", serviceNamespace: "default" })
+      // The advertisement restricts interfaces, so the status lists where it is answered.
+      assert.deepStrictEqual(field(l2Status, "status"), {
+        node: "node-a",
+        serviceName: "web",
+        serviceNamespace: "default",
+        interfaces: [{ name: "eth0" }]
+      })
       assert.deepStrictEqual(l2.sets.at(-1)?.map((a) => a.ip), ["192.0.2.3"])
 
       // BGP: api has its endpoint on node-b, ETP Cluster: every selected node announces it.
-      const bgpStatus = yield* eventually("a ServiceBGPStatus", () => objects(server, "ServiceBGPStatus")[0])
+      const bgpStatus = yield* eventually("a ServiceBGPStatus", () => withStatus("ServiceBGPStatus"))
       assert.deepStrictEqual(field(bgpStatus, "status", "peers"), ["router"])
       assert.strictEqual(field(bgpStatus, "status", "serviceName"), "api")
       assert.match(String(field(bgpStatus, "metadata", "name")), /^bgp-/)
@@ -130,6 +139,13 @@ describe("speaker against the in-memory API server", () => {
       assert.deepStrictEqual(eventsOf(server, "api"), ['nodeAssigned: announcing from node "node-a" with protocol "bgp"'])
       assert.strictEqual(objects(server, "ServiceL2Status").length, 1)
       assert.strictEqual(objects(server, "ServiceBGPStatus").length, 1)
+      // An unchanged cluster costs no writes at all (the status creates above were this speaker's writes).
+      assert.isTrue(server.requests().some((r) => r.token === "speaker" && r.verb === "create" && r.resource === "servicel2statuses"))
+      server.clearRequests()
+      const quiet = yield* speaker.running.passes
+      yield* eventually("10 quiet passes", () => Effect.runSync(speaker.running.passes) > quiet + 10 ? true : undefined)
+      const writes = server.requests().filter((r) => r.token === "speaker" && !["get", "list", "watch"].includes(r.verb))
+      assert.deepStrictEqual(writes.map((r) => `${r.verb} ${r.resource}/${r.subresource}`), [])
       const readyz = yield* Effect.promise(() => fetch(`${speaker.running.healthUrl}/readyz`).then((r) => r.status))
       assert.strictEqual(readyz, 200)
 
@@ -160,6 +176,24 @@ describe("speaker against the in-memory API server", () => {
 
       yield* speaker.stop
       assert.isTrue(l2.left())
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+
+  it.live("BGP sessions follow the BGPPeers: reopened on a change, closed with their statuses when removed", () =>
+    Effect.gen(function*() {
+      const server = yield* apiServer()
+      yield* setup(server)
+      const l2 = yield* memoryPlane
+      const speaker = yield* startSpeaker(server, l2.plane)
+      const peers = () => Effect.runSync(Effect.map(speaker.bgp.peers, (m) => [...m.values()]))
+      const first = yield* eventually("a session", () => peers()[0])
+      assert.strictEqual(first.session.config.holdTime, undefined)
+      yield* edit(server, "metallb.io/v1beta2", "BGPPeer", NS, "router", (o) => ({ ...o, spec: { ...(o["spec"] as object), holdTime: "30s" } }))
+      const second = yield* eventually("the session reopened", () => peers().find((p) => p.session.config.holdTime === 30))
+      assert.notStrictEqual(second, first)
+      yield* remove(server, "metallb.io/v1beta2", "BGPPeer", NS, "router")
+      yield* eventually("no session", () => (peers().length === 0 ? true : undefined))
+      yield* eventually("the ServiceBGPStatus removed", () => (objects(server, "ServiceBGPStatus").length === 0 ? true : undefined))
+      yield* speaker.stop
     }).pipe(Effect.scoped), { timeout: 30_000 })
 
   it.live("--lb-class: Services of another class are not announced", () =>
