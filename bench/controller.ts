@@ -68,7 +68,7 @@ server.objects.upsert({
 const healthPort = await freePort()
 const controller = spawn(
   join(root, "node_modules/.bin/node"),
-  ["src/cli/main.ts", "controller", "--kubeconfig", server.kubeconfigPath, "--port", "0", "--health-probe-port", String(healthPort),
+  ["src/cli/main.ts", "controller", "--webhook-mode", "disabled", "--kubeconfig", server.kubeconfigPath, "--port", "0", "--health-probe-port", String(healthPort),
     "--listen-address", "127.0.0.1", "--log-level", "error"],
   { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, NODE_OPTIONS: controllerNodeOptions } }
 )

@@ -57,7 +57,7 @@ interface Entry {
 }
 
 const entryOf = (program: Program, commands: ReadonlySet<string>): Entry => {
-  const programArgs = (k: string) => program === "speaker" ? ["--kubeconfig", k, "--node-name", "node-0"] : ["--kubeconfig", k]
+  const programArgs = (k: string) => program === "speaker" ? ["--kubeconfig", k, "--node-name", "node-0"] : ["--kubeconfig", k, "--webhook-mode", "disabled"]
   return commands.has(program)
     ? { label: `src/cli/main.ts ${program}`, file: join(root, "src/cli/main.ts"), args: (k) => [program, ...programArgs(k)] }
     : { label: `bench/footprint/${program}.ts (stand-in)`, file: join(root, `bench/footprint/${program}.ts`), args: programArgs }

@@ -1,7 +1,8 @@
 /**
  * `metallb controller`: the MetalLB controller (a Deployment, one active replica). Flags and environment as
- * MetalLB's controller where they apply; the webhook and TLS flags of MetalLB's manifests are accepted and ignored
- * so its Deployment runs unchanged. The program itself is loaded only when the command runs, so the other commands
+ * MetalLB's controller where they apply, including the webhook ones (`--webhook-mode`, certificates, TLS version);
+ * the flags that only concern what metallb-ts does not do (memberlist, pprof, HTTPS metrics) are accepted and ignored
+ * so MetalLB's Deployment runs unchanged. The program itself is loaded only when the command runs, so the other commands
  * do not pay for it (and it does not pay for them).
  *
  * @since 0.1.0
@@ -9,6 +10,7 @@
 import { Console, Effect, Layer, Result } from "effect"
 import { readFileSync } from "node:fs"
 import type { MetallbLogLevel } from "../observability/Logging.ts"
+import * as WebhookFlags from "../webhook/WebhookFlags.ts"
 import type { CommandSpec, FlagSpec, Parsed } from "./Args.ts"
 
 const ignored = (description: string): FlagSpec => ({ type: "string", description: `accepted for MetalLB compatibility, ignored (${description})` })
@@ -48,13 +50,9 @@ export const spec: CommandSpec = {
       type: "boolean",
       description: "run several replicas: only the holder of the Lease metallb-controller works, the others wait"
     },
-    "webhook-mode": ignored("webhooks are served by metallb webhook"),
-    "cert-dir": ignored("webhook certificates"),
-    "cert-service-name": ignored("webhook certificates"),
-    "webhook-secret": ignored("webhook certificates"),
-    "disable-cert-rotation": { type: "boolean", description: "accepted for MetalLB compatibility, ignored" },
+    ...WebhookFlags.flagSpecs,
+    "webhook-port": { type: "string", placeholder: "PORT", description: "port the webhook serves HTTPS on (default 9443)" },
     "webhook-http2": { type: "boolean", description: "accepted for MetalLB compatibility, ignored" },
-    "tls-min-version": ignored("metrics are plain HTTP"),
     "tls-cipher-suites": ignored("metrics are plain HTTP"),
     "tls-curve-preferences": ignored("metrics are plain HTTP"),
     "metrics-cert-dir": ignored("metrics are plain HTTP"),
@@ -79,6 +77,8 @@ export interface Options {
   readonly kubeconfig: string | undefined
   readonly podName: string | undefined
   readonly leaderElect: boolean
+  readonly webhook: WebhookFlags.WebhookFlags
+  readonly webhookPort: number
 }
 
 const levels: ReadonlyArray<string> = ["all", "debug", "info", "warn", "error", "none"]
@@ -127,6 +127,10 @@ export const options = (
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
     return Result.fail(`flag --namespace: ${JSON.stringify(namespace)} is not a valid namespace name`)
   }
+  const webhook = WebhookFlags.decodeFlags(flags)
+  if (Result.isFailure(webhook)) return Result.fail(webhook.failure.join("; "))
+  const webhookPort = portFlag(flags, "webhook-port", 9443)
+  if (Result.isFailure(webhookPort)) return Result.fail(webhookPort.failure)
   return Result.succeed({
     namespace,
     logLevel: logLevel as MetallbLogLevel,
@@ -136,7 +140,9 @@ export const options = (
     loadBalancerClass: stringFlag(flags, "lb-class"),
     kubeconfig: stringFlag(flags, "kubeconfig"),
     podName: stringFlag(flags, "pod-name") ?? (env["METALLB_POD_NAME"] || undefined),
-    leaderElect: flags["leader-elect"] === true
+    leaderElect: flags["leader-elect"] === true,
+    webhook: webhook.success,
+    webhookPort: webhookPort.success
   })
 }
 
@@ -164,7 +170,8 @@ export const run = (args: Parsed): Effect.Effect<number> =>
       listenHost: o.listenHost,
       loadBalancerClass: o.loadBalancerClass,
       podName: o.podName,
-      leaderElect: o.leaderElect
+      leaderElect: o.leaderElect,
+      webhook: { flags: o.webhook, port: o.webhookPort }
     }).pipe(
       Effect.provide(layer),
       Effect.catch((error: unknown) =>

@@ -12,7 +12,8 @@ import { controller } from "../config/ConfigSourceCore.ts"
 import { ConfigSource } from "../config/ConfigSource.ts"
 import { defaultTiming, LeaderElection } from "../election/LeaderElection.ts"
 import { EventRecorder, ReportingComponent } from "../k8s/EventRecorder.ts"
-import type { KubeClient } from "../k8s/KubeClient.ts"
+import { KubeClient } from "../k8s/KubeClient.ts"
+import * as WebhookFlags from "../webhook/WebhookFlags.ts"
 import { HealthServer } from "../observability/HealthServer.ts"
 import { ServiceReconciler } from "./ServiceReconciler.ts"
 
@@ -30,6 +31,11 @@ export interface ControllerOptions {
   readonly leaderElect: boolean
   /** Lease name for `--leader-elect` (default `metallb-controller`). */
   readonly leaseName?: string | undefined
+  /**
+   * The validating/conversion webhook (`--webhook-mode` and the certificate flags). Every replica serves it, leader
+   * or not; `onlywebhook` runs no reconcilers. Absent: no webhook.
+   */
+  readonly webhook?: { readonly flags: WebhookFlags.WebhookFlags; readonly port?: number } | undefined
   /** Lease timing (default client-go's: 15 s lease, 10 s renew deadline, 2 s retry). */
   readonly electionTiming?: {
     readonly leaseDuration: Duration.Input
@@ -84,6 +90,22 @@ export const start = (options: ControllerOptions): Effect.Effect<Running, unknow
     yield* Effect.logInfo("controller starting").pipe(
       Effect.annotateLogs({ event: "startup", namespace: options.namespace, health: healthUrl, metrics: metricsUrl ?? "disabled" })
     )
+
+    const webhook = options.webhook
+    if (webhook !== undefined && WebhookFlags.servesWebhook(webhook.flags.mode)) {
+      const client = yield* KubeClient
+      yield* Layer.build(WebhookFlags.webhookLayer(webhook.flags, {
+        namespace: options.namespace,
+        client,
+        host,
+        ...(webhook.port === undefined ? {} : { port: webhook.port })
+      }))
+      yield* Effect.logInfo("webhook serving").pipe(Effect.annotateLogs({ event: "webhook", mode: webhook.flags.mode }))
+      if (!WebhookFlags.runsReconcilers(webhook.flags.mode)) {
+        yield* Ref.set(readiness, Effect.succeed(undefined))
+        return { healthUrl, metricsUrl, notReady: Effect.succeed(undefined), lost: Effect.never }
+      }
+    }
 
     let lost: Effect.Effect<never, LeadershipLost> = Effect.never
     if (options.leaderElect) {

@@ -346,6 +346,9 @@ export const run = (options: SandboxOptions): Effect.Effect<SandboxSummary, Sand
       [
         "controller",
         ...common,
+        // The sandbox's API server does not call admission webhooks.
+        "--webhook-mode",
+        "disabled",
         "--listen-address",
         "127.0.0.1",
         "--kubeconfig",

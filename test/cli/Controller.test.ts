@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import * as Args from "../../src/cli/Args.ts"
 import { options, spec } from "../../src/cli/Controller.ts"
+import * as WebhookFlags from "../../src/webhook/WebhookFlags.ts"
 
 const parse = (args: ReadonlyArray<string>, env: Record<string, string> = {}, file?: string) =>
   Result.flatMap(Args.parse(spec, args), (parsed) => options(parsed, env, () => file))
@@ -23,7 +24,10 @@ describe("metallb controller flags", () => {
       loadBalancerClass: undefined,
       kubeconfig: undefined,
       podName: undefined,
-      leaderElect: false
+      leaderElect: false,
+      // MetalLB's default: the controller serves the webhook.
+      webhook: WebhookFlags.defaultFlags,
+      webhookPort: 9443
     })
   })
 
@@ -34,7 +38,7 @@ describe("metallb controller flags", () => {
     assert.strictEqual(ok([], { METALLB_NAMESPACE: "" }).namespace, "metallb-system")
   })
 
-  it("reads every flag; pod name also from METALLB_POD_NAME; MetalLB's webhook/TLS flags are accepted", () => {
+  it("reads every flag; pod name also from METALLB_POD_NAME; MetalLB's webhook/TLS flags", () => {
     const o = ok([
       "--log-level=debug", "--port", "0", "--health-probe-port=8081", "--lb-class", "metallb", "--kubeconfig", "/k",
       "--leader-elect", "--listen-address", "127.0.0.1", "--tls-min-version=VersionTLS12", "--webhook-mode", "disabled",
@@ -49,7 +53,9 @@ describe("metallb controller flags", () => {
       loadBalancerClass: "metallb",
       kubeconfig: "/k",
       podName: "controller-abc",
-      leaderElect: true
+      leaderElect: true,
+      webhook: { ...WebhookFlags.defaultFlags, mode: "disabled", tlsMinVersion: "TLSv1.2", disableCertRotation: true },
+      webhookPort: 9443
     })
     assert.strictEqual(ok(["--pod-name", "flag"], { METALLB_POD_NAME: "env" }).podName, "flag")
   })

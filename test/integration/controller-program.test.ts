@@ -8,6 +8,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { request as httpsRequest } from "node:https"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -46,6 +47,32 @@ const startCli = (args: ReadonlyArray<string>, env: Record<string, string> = {})
   const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
   return { process: child, stdout: () => out, stderr: () => err, exited }
 }
+
+/** POSTs an AdmissionReview to the controller's webhook (its CA is self-made; the test does not pin it). */
+const admit = (port: number, path: string, object: Record<string, unknown>): Promise<Record<string, unknown>> =>
+  new Promise((resolve, reject) => {
+    const body = JSON.stringify({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: {
+        uid: "test-uid",
+        kind: { group: "metallb.io", version: "v1beta1", kind: "IPAddressPool" },
+        resource: { group: "metallb.io", version: "v1beta1", resource: "ipaddresspools" },
+        operation: "CREATE",
+        namespace: "metallb-system",
+        name: "bad",
+        object
+      }
+    })
+    const req = httpsRequest({ host: "127.0.0.1", port, path, method: "POST", rejectUnauthorized: false,
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      let text = ""
+      res.on("data", (d: Buffer) => (text += d.toString()))
+      res.on("end", () => resolve(JSON.parse(text) as Record<string, unknown>))
+    })
+    req.on("error", reject)
+    req.end(body)
+  })
 
 const until = async <A>(what: string, probe: () => Promise<A | undefined>, ms = 15_000): Promise<A> => {
   const deadline = Date.now() + ms
@@ -99,18 +126,30 @@ describe("metallb controller (the program)", () => {
             timeout: 20_000
           }, (error, stdout, stderr) => done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr }))
         })
-      const [metricsPort, healthPort] = [await freePort(), await freePort()]
+      const [metricsPort, healthPort, webhookPort] = [await freePort(), await freePort(), await freePort()]
       const child = startCli([
         "controller",
         "--kubeconfig", server.kubeconfigPath,
         "--port", String(metricsPort),
         "--health-probe-port", String(healthPort),
+        "--webhook-port", String(webhookPort),
         "--listen-address", "127.0.0.1",
         "--log-level", "debug",
         "--tls-min-version", "VersionTLS12"
       ], { METALLB_NAMESPACE: "metallb-system" })
       try {
         await until("/healthz", async () => ((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status === 200 ? true : undefined))
+        // The controller serves MetalLB's validating webhook (default --webhook-mode enabled) over TLS.
+        const review = await until("webhook", () =>
+          admit(webhookPort, "/validate-metallb-io-v1beta1-ipaddresspool", {
+            apiVersion: "metallb.io/v1beta1",
+            kind: "IPAddressPool",
+            metadata: { name: "bad", namespace: "metallb-system" },
+            spec: { addresses: ["192.0.2.10-192.0.2.1"] }
+          }).catch(() => undefined))
+        const response = review["response"] as { allowed?: boolean; status?: { message?: string } } | undefined
+        assert.isFalse(response?.allowed)
+        assert.match(String(response?.status?.message), /192\.0\.2\.10-192\.0\.2\.1/)
         const applied = await kubectl("apply", "-f", join(dir, "manifest.yaml"))
         assert.strictEqual(applied.code, 0, applied.stderr)
         await until("/readyz", async () => ((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined))
@@ -156,7 +195,7 @@ describe("metallb controller (the program)", () => {
 
   it("exits 1 with a JSON error line when the kubeconfig cannot be loaded", async () => {
     const [healthPort] = [await freePort()]
-    const child = startCli(["controller", "--kubeconfig", join(dir, "missing.yaml"), "--port", "0", "--health-probe-port", String(healthPort)])
+    const child = startCli(["controller", "--kubeconfig", join(dir, "missing.yaml"), "--port", "0", "--health-probe-port", String(healthPort), "--webhook-mode", "disabled"])
     assert.strictEqual(await child.exited, 1)
     const last = JSON.parse(child.stdout().trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>
     assert.strictEqual(last["msg"], "controller stopped")
