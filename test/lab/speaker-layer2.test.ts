@@ -1,6 +1,7 @@
-// The real `metallb speaker` program, layer 2: three node namespaces and a client on one LAN, the in-memory API
-// server in the test process (speakerLab.ts). The client resolves the Service IP to the owner's MAC; ownership
-// moves when the owner's speaker is stopped gracefully (SIGTERM: exit 0 at once) and when it is killed (SIGKILL).
+// The real `metallb speaker` program, layer 2: node namespaces and a client on one LAN, the in-memory API server in
+// the test process (speakerLab.ts). The client resolves the Service IP to the owner's MAC (IPv4 and IPv6); ownership
+// moves when the owner's speaker is stopped gracefully (SIGTERM: exit 0 at once), killed (SIGKILL), loses its link,
+// becomes NetworkUnavailable or gets the exclude label; it stays put, losing no packet, while the API server hangs.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { acceptVips } from "../../src/testing/L2Node.ts"
@@ -80,4 +81,73 @@ describe.skipIf(gate.skip)("metallb speaker, layer 2, in namespaces", () => {
       for (const event of ["startUpdate", "serviceAnnounced", "endUpdate"]) assert.match(log, new RegExp(`"event":"${event}"`))
       assert.match(log, /"event":"serviceAnnounced"[^\n]*"protocol":"layer2"[^\n]*"ips":"192\.0\.2\.200"/)
     })), 120_000)
+
+  it.live("ownership follows link down, NetworkUnavailable and the exclude label; IPv6; no loss while the API server hangs 30 s", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const VIP6 = "2001:db8:0:1::200"
+      const l = yield* SpeakerLab.make(nodes, { cli: 100 })
+      const names = Object.keys(nodes) as Array<NodeName>
+      for (const n of names) yield* acceptVips(l.hosts[n].ns, [VIP, VIP6])
+      yield* l.upsert(
+        SpeakerLab.pool("lan", ["192.0.2.200/29", "2001:db8:0:1::200/125"]),
+        { apiVersion: "metallb.io/v1beta1", kind: "L2Advertisement", metadata: { name: "l2", namespace: SpeakerLab.NS }, spec: {} },
+        SpeakerLab.service("web", VIP),
+        SpeakerLab.endpoints("web", ["n1", "n2", "n3", "n4"]),
+        SpeakerLab.service("web6", VIP6),
+        SpeakerLab.endpoints("web6", ["n1", "n2", "n3", "n4"])
+      )
+      for (const n of names) yield* l.startSpeaker(n)
+      const byMac = (mac: string | undefined) => names.find((n) => l.hosts[n].mac === mac)
+      const ownerOf = (service: string) => {
+        const list = l.list("ServiceL2Status").filter((o) => (o["status"] as { serviceName?: string } | undefined)?.serviceName === service)
+        return list.length === 1 ? SpeakerLab.nodeLabel(list[0] ?? {}) as NodeName | undefined : undefined
+      }
+      const settle = (excluded: ReadonlyArray<NodeName>) =>
+        eventually("one owner, seen by the client", Effect.gen(function*() {
+          const owner = ownerOf("web")
+          if (owner === undefined || excluded.includes(owner)) return undefined
+          const mac = yield* arpMac(l.others.cli.ns)
+          return byMac(mac) === owner ? owner : undefined
+        }), "20 seconds")
+
+      // IPv6: the kernel's own neighbour resolution reaches the owner of the v6 Service through our NA.
+      const v6 = yield* eventually("IPv6 owner resolved by the client", Effect.gen(function*() {
+        const owner = ownerOf("web6")
+        if (owner === undefined) return undefined
+        const ping = yield* Netns.nsExec(l.others.cli.ns, ["ping", "-6", "-c", "1", "-W", "1", VIP6], { allowFailure: true })
+        if (ping.code !== 0) return undefined
+        const neigh = yield* Netns.nsExec(l.others.cli.ns, ["ip", "-6", "-j", "neigh", "show", VIP6], { allowFailure: true })
+        const entry = (JSON.parse(neigh.stdout || "[]") as ReadonlyArray<{ lladdr?: string }>)[0]
+        return byMac(entry?.lladdr?.toLowerCase()) === owner ? owner : undefined
+      }), "20 seconds")
+      assert.include(names, v6)
+
+      // The owner's announcing interface goes down: another node takes over.
+      const a = yield* settle([])
+      yield* Netns.nsExec(l.hosts[a].ns, ["ip", "link", "set", "eth0", "down"])
+      const b = yield* settle([a])
+      yield* Netns.nsExec(l.hosts[a].ns, ["ip", "link", "set", "eth0", "up"])
+
+      // NetworkUnavailable on the owner's Node: it is no candidate any more.
+      const node = (name: NodeName, labels: Record<string, string>, unavailable: boolean) => ({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name, labels: { "kubernetes.io/hostname": name, ...labels } },
+        status: { conditions: [{ type: "NetworkUnavailable", status: unavailable ? "True" : "False", reason: "Test", message: "" }] }
+      })
+      yield* l.upsert(node(b, {}, true))
+      const c = yield* settle([b])
+      // The exclude-from-external-load-balancers label does the same.
+      yield* l.upsert(node(c, { "node.kubernetes.io/exclude-from-external-load-balancers": "" }, false))
+      const d = yield* settle([b, c])
+
+      // The API server hangs for 30 s: the owner stays, and the client loses no packet.
+      yield* Effect.promise(() => l.server.faults.pause("hang"))
+      const ping = yield* Netns.nsExec(l.others.cli.ns, ["ping", "-i", "0.1", "-c", "300", "-W", "1", VIP], { allowFailure: true })
+      yield* Effect.promise(() => l.server.faults.resume())
+      const counts = /(\d+) packets transmitted, (\d+) received/.exec(ping.stdout)
+      assert.isNotNull(counts, ping.stdout)
+      assert.strictEqual(counts?.[2], counts?.[1], ping.stdout.split("\n").slice(-3).join(" "))
+      assert.strictEqual(byMac(yield* arpMac(l.others.cli.ns)), d)
+    })), 240_000)
 })
