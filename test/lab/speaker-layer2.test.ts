@@ -1,7 +1,7 @@
 // The real `metallb speaker` program, layer 2: node namespaces and a client on one LAN, the in-memory API server in
 // the test process (speakerLab.ts). The client resolves the Service IP to the owner's MAC (IPv4 and IPv6); ownership
 // moves when the owner's speaker is stopped gracefully (SIGTERM: exit 0 at once), killed (SIGKILL), loses its link,
-// becomes NetworkUnavailable or gets the exclude label; it stays put, losing no packet, while the API server hangs.
+// becomes NetworkUnavailable, gets the exclude label or is no longer selected; it stays put, losing no packet, while the API server hangs.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { acceptVips } from "../../src/testing/L2Node.ts"
@@ -82,7 +82,7 @@ describe.skipIf(gate.skip)("metallb speaker, layer 2, in namespaces", () => {
       assert.match(log, /"event":"serviceAnnounced"[^\n]*"protocol":"layer2"[^\n]*"ips":"192\.0\.2\.200"/)
     })), 120_000)
 
-  it.live("ownership follows link down, NetworkUnavailable and the exclude label; IPv6; no loss while the API server hangs 30 s", () =>
+  it.live("ownership follows link down, NetworkUnavailable, the exclude label and nodeSelectors; IPv6; no loss while the API server hangs 30 s", () =>
     Effect.scoped(Effect.gen(function*() {
       const VIP6 = "2001:db8:0:1::200"
       const l = yield* SpeakerLab.make(nodes, { cli: 100 })
@@ -149,5 +149,15 @@ describe.skipIf(gate.skip)("metallb speaker, layer 2, in namespaces", () => {
       assert.isNotNull(counts, ping.stdout)
       assert.strictEqual(counts?.[2], counts?.[1], ping.stdout.split("\n").slice(-3).join(" "))
       assert.strictEqual(byMac(yield* arpMac(l.others.cli.ns)), d)
+
+      // An L2Advertisement nodeSelector that leaves the owner out moves the IP too.
+      yield* l.upsert({
+        apiVersion: "metallb.io/v1beta1",
+        kind: "L2Advertisement",
+        metadata: { name: "l2", namespace: SpeakerLab.NS },
+        spec: { nodeSelectors: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "NotIn", values: [d] }] }] }
+      })
+      const e = yield* settle([b, c, d])
+      assert.notStrictEqual(e, d)
     })), 240_000)
 })
