@@ -60,6 +60,20 @@ describe.skipIf(gate.skip)("metallb speaker, layer 2, in namespaces", () => {
       const first = yield* settle().pipe(Effect.tapError(() => dump))
       const ping = yield* Netns.nsExec(l.others.cli.ns, ["ping", "-c", "1", "-W", "1", VIP], { allowFailure: true })
       assert.strictEqual(ping.code, 0, ping.stdout)
+
+      // On the wire: only the owner answers for the Service IP, nobody answers for an unallocated one.
+      const UNALLOCATED = "192.0.2.205"
+      const capture = yield* l.lab.capture(l.others.cli.ns, "eth0", "arp", "arp-owner")
+      yield* arpMac(l.others.cli.ns)
+      const silent = yield* Netns.nsExec(l.others.cli.ns, ["arping", "-i", "eth0", "-c", "2", "-w", "2", UNALLOCATED], { allowFailure: true })
+      assert.notStrictEqual(silent.code, 0, silent.stdout)
+      yield* capture.stop
+      const replies = (yield* capture.read()).filter((line) => /Reply /.test(line))
+      assert.isAbove(replies.length, 0)
+      for (const reply of replies) {
+        assert.include(reply, `Reply ${VIP} is-at ${l.hosts[first].mac}`)
+        assert.notInclude(reply, UNALLOCATED)
+      }
       assert.match(procs.get(first)?.stdout() ?? "", /"event":"serviceAnnounced"/)
 
       // Graceful stop: exit 0 at once; the node hands over with leaving heartbeats, the next in the ranking takes over.
