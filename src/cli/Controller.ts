@@ -8,12 +8,10 @@
  * @since 0.1.0
  */
 import { Console, Effect, Layer, Result } from "effect"
-import { readFileSync } from "node:fs"
 import type { MetallbLogLevel } from "../observability/Logging.ts"
 import * as WebhookFlags from "../webhook/WebhookFlags.ts"
-import type { CommandSpec, FlagSpec, Parsed } from "./Args.ts"
-
-const ignored = (description: string): FlagSpec => ({ type: "string", description: `accepted for MetalLB compatibility, ignored (${description})` })
+import type { CommandSpec, Parsed } from "./Args.ts"
+import { commonFlags, ignored, logLevelFlag, namespaceFlag, portFlag, readNamespaceFile, stringFlag } from "./ProgramFlags.ts"
 
 export const spec: CommandSpec = {
   path: ["controller"],
@@ -22,25 +20,7 @@ export const spec: CommandSpec = {
   minPositionals: 0,
   maxPositionals: 0,
   flags: {
-    namespace: {
-      type: "string",
-      placeholder: "NS",
-      description: "the MetalLB namespace (env METALLB_NAMESPACE; default: the service account's namespace, else metallb-system)"
-    },
-    "log-level": { type: "string", placeholder: "LEVEL", description: "all, debug, info, warn, error or none (default info)" },
-    port: { type: "string", placeholder: "PORT", description: "port of /metrics (plain HTTP); 0 disables (default 9120)" },
-    "health-probe-port": { type: "string", placeholder: "PORT", description: "port of /healthz and /readyz (default 17472)" },
-    "listen-address": { type: "string", placeholder: "ADDR", description: "address both ports listen on (default 0.0.0.0)" },
-    "lb-class": {
-      type: "string",
-      placeholder: "CLASS",
-      description: "handle only Services with this spec.loadBalancerClass (default: only Services without one)"
-    },
-    kubeconfig: {
-      type: "string",
-      placeholder: "FILE",
-      description: "kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account)"
-    },
+    ...commonFlags,
     "pod-name": {
       type: "string",
       placeholder: "NAME",
@@ -81,33 +61,6 @@ export interface Options {
   readonly webhookPort: number
 }
 
-const levels: ReadonlyArray<string> = ["all", "debug", "info", "warn", "error", "none"]
-const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-
-const portFlag = (flags: Parsed["flags"], name: string, fallback: number): Result.Result<number, string> => {
-  const raw = flags[name]
-  if (raw === undefined) return Result.succeed(fallback)
-  const text = String(raw)
-  const n = Number(text)
-  return /^\d+$/.test(text) && n <= 65535
-    ? Result.succeed(n)
-    : Result.fail(`flag --${name}: ${JSON.stringify(text)} is not a port number (0-65535)`)
-}
-
-const stringFlag = (flags: Parsed["flags"], name: string): string | undefined => {
-  const v = flags[name]
-  return typeof v === "string" && v !== "" ? v : undefined
-}
-
-const readNamespaceFile = (): string | undefined => {
-  try {
-    const text = readFileSync(serviceAccountNamespace, "utf8").trim()
-    return text === "" ? undefined : text
-  } catch {
-    return undefined
-  }
-}
-
 /** Flags and environment → options, or an error naming the flag. */
 export const options = (
   args: Parsed,
@@ -115,25 +68,21 @@ export const options = (
   namespaceFile: () => string | undefined = readNamespaceFile
 ): Result.Result<Options, string> => {
   const flags = args.flags
-  const logLevel = stringFlag(flags, "log-level") ?? "info"
-  if (!levels.includes(logLevel)) {
-    return Result.fail(`flag --log-level: ${JSON.stringify(logLevel)} is not one of ${levels.join(", ")}`)
-  }
+  const logLevel = logLevelFlag(flags)
+  if (Result.isFailure(logLevel)) return Result.fail(logLevel.failure)
   const metricsPort = portFlag(flags, "port", 9120)
   if (Result.isFailure(metricsPort)) return Result.fail(metricsPort.failure)
   const healthProbePort = portFlag(flags, "health-probe-port", 17472)
   if (Result.isFailure(healthProbePort)) return Result.fail(healthProbePort.failure)
-  const namespace = stringFlag(flags, "namespace") ?? (env["METALLB_NAMESPACE"] || undefined) ?? namespaceFile() ?? "metallb-system"
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
-    return Result.fail(`flag --namespace: ${JSON.stringify(namespace)} is not a valid namespace name`)
-  }
+  const namespace = namespaceFlag(flags, env, namespaceFile)
+  if (Result.isFailure(namespace)) return Result.fail(namespace.failure)
   const webhook = WebhookFlags.decodeFlags(flags)
   if (Result.isFailure(webhook)) return Result.fail(webhook.failure.join("; "))
   const webhookPort = portFlag(flags, "webhook-port", 9443)
   if (Result.isFailure(webhookPort)) return Result.fail(webhookPort.failure)
   return Result.succeed({
-    namespace,
-    logLevel: logLevel as MetallbLogLevel,
+    namespace: namespace.success,
+    logLevel: logLevel.success,
     metricsPort: metricsPort.success,
     healthProbePort: healthProbePort.success,
     listenHost: stringFlag(flags, "listen-address") ?? "0.0.0.0",

@@ -7,6 +7,7 @@
  */
 import { Duration, Effect, Result } from "effect"
 import type { CommandSpec, Parsed } from "./Args.ts"
+import { stringFlag } from "./ProgramFlags.ts"
 
 export const spec: CommandSpec = {
   path: ["sandbox"],
@@ -36,11 +37,6 @@ const positive = (text: string | undefined, name: string, fallback: number, max:
   if (text === undefined) return Result.succeed(fallback)
   const n = Number(text)
   return /^\d+$/.test(text) && n <= max ? Result.succeed(n) : Result.fail(`flag --${name}: ${JSON.stringify(text)} is not a number 0-${max}`)
-}
-
-const stringFlag = (flags: Parsed["flags"], name: string): string | undefined => {
-  const v = flags[name]
-  return typeof v === "string" && v !== "" ? v : undefined
 }
 
 export const run = (args: Parsed): Effect.Effect<number> =>

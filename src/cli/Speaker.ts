@@ -10,9 +10,8 @@ import { existsSync, readFileSync } from "node:fs"
 import { parse as parseYaml } from "yaml"
 import type { Timing } from "../election/LivenessView.ts"
 import type { MetallbLogLevel } from "../observability/Logging.ts"
-import type { CommandSpec, FlagSpec, Parsed } from "./Args.ts"
-
-const ignored = (description: string): FlagSpec => ({ type: "string", description: `accepted for MetalLB compatibility, ignored (${description})` })
+import type { CommandSpec, Parsed } from "./Args.ts"
+import { commonFlags, ignored, logLevelFlag, namespaceFlag, numberFlag, portFlag, readNamespaceFile, stringFlag } from "./ProgramFlags.ts"
 
 /** MetalLB's file of interface patterns never announced on. */
 export const defaultExcludeFile = "/etc/metallb/excludel2.yaml"
@@ -25,26 +24,8 @@ export const spec: CommandSpec = {
   maxPositionals: 0,
   flags: {
     "node-name": { type: "string", placeholder: "NODE", description: "this node's name (env METALLB_NODE_NAME; required)" },
-    namespace: {
-      type: "string",
-      placeholder: "NS",
-      description: "the MetalLB namespace (env METALLB_NAMESPACE; default: the service account's namespace, else metallb-system)"
-    },
+    ...commonFlags,
     "pod-name": { type: "string", placeholder: "NAME", description: "this pod's name (env METALLB_POD_NAME): owner of the status objects" },
-    kubeconfig: {
-      type: "string",
-      placeholder: "FILE",
-      description: "kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account)"
-    },
-    "log-level": { type: "string", placeholder: "LEVEL", description: "all, debug, info, warn, error or none (default info)" },
-    port: { type: "string", placeholder: "PORT", description: "port of /metrics (plain HTTP); 0 disables (default 9120)" },
-    "health-probe-port": { type: "string", placeholder: "PORT", description: "port of /healthz and /readyz (default 17472)" },
-    "listen-address": { type: "string", placeholder: "ADDR", description: "address both ports listen on (default 0.0.0.0)" },
-    "lb-class": {
-      type: "string",
-      placeholder: "CLASS",
-      description: "handle only Services with this spec.loadBalancerClass (default: only Services without one)"
-    },
     "ignore-exclude-lb": {
       type: "boolean",
       description: "announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too"
@@ -112,33 +93,11 @@ export interface Options {
   readonly layer2: boolean
 }
 
-const levels: ReadonlyArray<string> = ["all", "debug", "info", "warn", "error", "none"]
-const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 const profiles: Readonly<Record<string, Timing>> = {
   default: { interval: 200, deadAfter: 800, rejoinAfter: 2000 },
   fast: { interval: 50, deadAfter: 200, rejoinAfter: 500 }
 }
 
-const stringFlag = (flags: Parsed["flags"], name: string): string | undefined => {
-  const v = flags[name]
-  return typeof v === "string" && v !== "" ? v : undefined
-}
-
-const numberFlag = (flags: Parsed["flags"], name: string, fallback: number, max: number, what: string): Result.Result<number, string> => {
-  const text = stringFlag(flags, name)
-  if (text === undefined) return Result.succeed(fallback)
-  const n = Number(text)
-  return /^\d+$/.test(text) && n <= max ? Result.succeed(n) : Result.fail(`flag --${name}: ${JSON.stringify(text)} is not ${what}`)
-}
-
-const readNamespaceFile = (): string | undefined => {
-  try {
-    const text = readFileSync(serviceAccountNamespace, "utf8").trim()
-    return text === "" ? undefined : text
-  } catch {
-    return undefined
-  }
-}
 
 /** MetalLB's excludel2.yaml: `announcedInterfacesToExclude: [regexp, ...]`; each pattern must compile. */
 export const parseExcludeFile = (text: string, file: string): Result.Result<ReadonlyArray<string>, string> => {
@@ -182,9 +141,9 @@ export const options = (
   if (node === undefined) {
     return Result.fail("flag --node-name: required (or env METALLB_NODE_NAME): the name of the node this speaker runs on")
   }
-  const logLevel = stringFlag(flags, "log-level") ?? "info"
-  if (!levels.includes(logLevel)) return Result.fail(`flag --log-level: ${JSON.stringify(logLevel)} is not one of ${levels.join(", ")}`)
-  const port = (name: string, fallback: number) => numberFlag(flags, name, fallback, 65535, "a port number (0-65535)")
+  const logLevel = logLevelFlag(flags)
+  if (Result.isFailure(logLevel)) return Result.fail(logLevel.failure)
+  const port = (name: string, fallback: number) => portFlag(flags, name, fallback)
   const metricsPort = port("port", 9120)
   if (Result.isFailure(metricsPort)) return Result.fail(metricsPort.failure)
   const healthProbePort = port("health-probe-port", 17472)
@@ -193,10 +152,8 @@ export const options = (
   if (Result.isFailure(bfdPort)) return Result.fail(bfdPort.failure)
   const bgpListen = stringFlag(flags, "bgp-listen-port") === undefined ? undefined : port("bgp-listen-port", 179)
   if (bgpListen !== undefined && Result.isFailure(bgpListen)) return Result.fail(bgpListen.failure)
-  const namespace = stringFlag(flags, "namespace") ?? (env["METALLB_NAMESPACE"] || undefined) ?? io.namespaceFile() ?? "metallb-system"
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
-    return Result.fail(`flag --namespace: ${JSON.stringify(namespace)} is not a valid namespace name`)
-  }
+  const namespace = namespaceFlag(flags, env, io.namespaceFile)
+  if (Result.isFailure(namespace)) return Result.fail(namespace.failure)
   const profileName = stringFlag(flags, "l2-profile") ?? "default"
   const profile = profiles[profileName]
   if (profile === undefined) return Result.fail(`flag --l2-profile: ${JSON.stringify(profileName)} is not one of default, fast`)
@@ -224,10 +181,10 @@ export const options = (
   if (Result.isFailure(excluded)) return Result.fail(excluded.failure)
   return Result.succeed({
     node,
-    namespace,
+    namespace: namespace.success,
     podName: stringFlag(flags, "pod-name") ?? (env["METALLB_POD_NAME"] || undefined),
     kubeconfig: stringFlag(flags, "kubeconfig"),
-    logLevel: logLevel as MetallbLogLevel,
+    logLevel: logLevel.success,
     metricsPort: metricsPort.success,
     healthProbePort: healthProbePort.success,
     listenHost: stringFlag(flags, "listen-address") ?? "0.0.0.0",
