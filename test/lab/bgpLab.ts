@@ -52,16 +52,26 @@ export const startNode = (lab: Netns.Lab, ns: string, spec: NodeSpec, name = spe
     }
   })
 
-/** Polls `check` every 50 ms until it yields a value. */
-export const eventually = <A>(what: string, check: Effect.Effect<A | undefined, Netns.LabError>, timeout: Duration.Input = "15 seconds") =>
-  check.pipe(
+/**
+ * Polls `check` every 50 ms until it yields a value. A check may fail with `notYet(why)` instead of yielding
+ * undefined: a timeout then names the last thing it saw, which is what a CI log needs to explain a failure.
+ */
+export const eventually = <A>(what: string, check: Effect.Effect<A | undefined, Netns.LabError>, timeout: Duration.Input = "15 seconds") => {
+  let last = "not yet"
+  return check.pipe(
     Effect.flatMap((a) => (a === undefined ? Effect.fail(new Netns.LabError({ command: what, reason: "not yet" })) : Effect.succeed(a))),
+    Effect.tapError((e) => Effect.sync(() => { last = e.reason })),
     Effect.retry(Schedule.spaced("50 millis")),
     Effect.timeoutOrElse({
       duration: timeout,
-      orElse: () => Effect.fail(new Netns.LabError({ command: what, reason: `not after ${Duration.format(Duration.fromInputUnsafe(timeout))}` }))
+      orElse: () =>
+        Effect.fail(new Netns.LabError({ command: what, reason: `not after ${Duration.format(Duration.fromInputUnsafe(timeout))}; last: ${last}` }))
     })
   )
+}
+
+/** Fails a check of `eventually` with what it saw. */
+export const notYet = (why: string) => Effect.fail(new Netns.LabError({ command: "check", reason: why }))
 
 /** Checks that `check` holds for the whole of `duration` (sampled every 100 ms). */
 export const throughout = (what: string, check: Effect.Effect<boolean, Netns.LabError>, duration: Duration.Input) =>
