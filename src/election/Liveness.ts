@@ -181,7 +181,14 @@ const make = (options: LivenessOptions): Effect.Effect<Liveness["Service"], Live
       }
     }
 
+    // Every timer wake first tells the view that self ran now (time away does not count toward peers' silence).
+    const wake = () => {
+      const now = nowMs()
+      for (const r of running) r.state = LV.awake(r.state, now)
+    }
+
     const tickAll = Effect.gen(function*() {
+      wake()
       const dir = yield* directory.snapshot
       for (const r of running) tickOne(r, expectedOn(dir, options.node, r.iface))
       yield* publish
@@ -208,6 +215,7 @@ const make = (options: LivenessOptions): Effect.Effect<Liveness["Service"], Live
 
     // Wakes when the view can change by itself (a peer reaching deadAfter), at least every interval.
     const watch = Effect.gen(function*() {
+      wake()
       yield* publish
       const now = nowMs()
       let next = now + timing.interval

@@ -12,6 +12,9 @@
  *   link is up, self is isolated: not ready, and its heartbeats say so, so peers stop counting it at once.
  * - **Stale self**: a tick later than `deadAfter` after the previous one (a stalled event loop) starts listening
  *   afresh; until the next tick runs, a view taken after such a gap does not count self either.
+ * - **Time away does not count**: when self's timers wake late (the process was not running), the time it was away
+ *   is not counted toward its peers' silence ({@link awake}): their heartbeats of that time may still wait unread in
+ *   the socket, and a stalled node must not find every peer dead and claim every IP.
  *
  * All times are milliseconds on the receiver's monotonic clock.
  *
@@ -52,6 +55,8 @@ export interface SelfState {
   readonly listeningSince: number | undefined
   readonly readySince: number | undefined
   readonly lastTick: number | undefined
+  /** When self's timers last ran ({@link awake}). */
+  readonly lastAwake: number | undefined
   readonly isolated: boolean
 }
 
@@ -91,7 +96,7 @@ export interface View {
 
 export const initial = (timing: Timing): State => ({
   timing,
-  self: { linkUp: false, sendOk: true, listeningSince: undefined, readySince: undefined, lastTick: undefined, isolated: false },
+  self: { linkUp: false, sendOk: true, listeningSince: undefined, readySince: undefined, lastTick: undefined, lastAwake: undefined, isolated: false },
   peers: new Map()
 })
 
@@ -117,6 +122,23 @@ export const heard = (state: State, event: HeardEvent, at: number): State => {
 const heardWithin = (peer: Peer | undefined, now: number, window: number) =>
   peer !== undefined && !peer.leaving && now - peer.lastHeard < window
 
+/**
+ * Self's timers ran at `at` (call it first thing at every wake: ticks and waits for {@link nextChange}). They wake at
+ * least every `interval`; a longer gap means the process was not running, and all but one interval of it is
+ * credited to every peer's silence (never beyond `at`). A real death is then acted on at most the stall later.
+ */
+export const awake = (state: State, at: number): State => {
+  const { interval } = state.timing
+  const last = state.self.lastAwake
+  if (last !== undefined && at <= last) return state
+  let peers = state.peers
+  if (last !== undefined && at - last > 1.5 * interval) {
+    const away = at - last - interval
+    peers = new Map([...state.peers].map(([node, peer]) => [node, { ...peer, lastHeard: Math.min(at, peer.lastHeard + away) }]))
+  }
+  return { ...state, peers, self: { ...state.self, lastAwake: at } }
+}
+
 /** Own timer tick at `at`: link and send state, isolation, readiness. Returns the state and whether to say `ready`. */
 export const tick = (state: State, input: TickInput, at: number): State => {
   const { deadAfter, rejoinAfter } = state.timing
@@ -140,7 +162,7 @@ export const tick = (state: State, input: TickInput, at: number): State => {
   return {
     ...state,
     peers,
-    self: { linkUp, sendOk: input.sendOk, listeningSince, readySince, lastTick: at, isolated }
+    self: { ...state.self, linkUp, sendOk: input.sendOk, listeningSince, readySince, lastTick: at, isolated }
   }
 }
 

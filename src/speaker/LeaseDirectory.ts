@@ -112,6 +112,8 @@ const make = (options: LeaseDirectoryOptions) =>
     const renewOnce = kube.get(Leases, name, options.namespace).pipe(
       Effect.flatMap((lease) => kube.replace(Leases, body(lease.metadata.resourceVersion))),
       Effect.catchIf((e) => e.reason === "NotFound", () => kube.create(Leases, body())),
+      // A hanging API server is one this node cannot renew with: not fresh, rather than waiting for ever.
+      Effect.timeout(renew),
       Effect.tap(() => Effect.sync(() => void (writes++, fresh = true))),
       Effect.catch((e) =>
         Effect.sync(() => void (fresh = false)).pipe(
@@ -144,7 +146,8 @@ const make = (options: LeaseDirectoryOptions) =>
     // Expiry is a matter of time passing, not of an event.
     yield* publish.pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
     // Leaving: drop the Lease so the others stop expecting this node at once.
-    yield* Effect.addFinalizer(() => kube.delete(Leases, name, options.namespace).pipe(Effect.ignore))
+    // Bounded: a hanging API server must not hold up the shutdown (the Lease then expires by itself).
+    yield* Effect.addFinalizer(() => kube.delete(Leases, name, options.namespace).pipe(Effect.timeout("2 seconds"), Effect.ignore))
 
     return SpeakerDirectory.of({
       snapshot: SubscriptionRef.get(ref),

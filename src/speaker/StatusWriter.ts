@@ -12,10 +12,11 @@
  *
  * @since 0.1.0
  */
-import { Effect, Semaphore } from "effect"
+import { Effect, Semaphore, Stream } from "effect"
 import * as Informer from "../k8s/Informer.ts"
 import { KubeClient, mergePatch } from "../k8s/KubeClient.ts"
 import { custom, type KubeObject, Pods } from "../k8s/Resource.ts"
+import type { Change } from "../k8s/Watch.ts"
 
 export const ServiceL2Statuses = custom("metallb.io", "v1beta1", "servicel2statuses", "ServiceL2Status")
 export const ServiceBGPStatuses = custom("metallb.io", "v1beta1", "servicebgpstatuses", "ServiceBGPStatus")
@@ -89,7 +90,15 @@ export const make = Effect.fnUntraced(function*(options: StatusWriterOptions) {
     )
   const lock = yield* Semaphore.make(1)
   // Objects this writer created but the informer may not show yet, so a quick second sync does not duplicate them.
+  // Any event of the informer about one settles it: after that the cache is the truth. (An object another node
+  // deleted before this informer listed it would otherwise count as present for ever and never be re-created.)
   const created = new Map<string, StatusObject>()
+  const settle = (kind: "l2" | "bgp") => (change: Change<StatusObject>) =>
+    Effect.sync(() => {
+      if (change._tag !== "Synced") created.delete(`${kind}:${change.object.metadata.name}`)
+    })
+  yield* Stream.runForEach(l2.changes, settle("l2")).pipe(Effect.forkScoped)
+  yield* Stream.runForEach(bgp.changes, settle("bgp")).pipe(Effect.forkScoped)
 
   const ownObjects = (objects: ReadonlyArray<StatusObject>, kind: "l2" | "bgp") => {
     const out = new Map<string, Array<StatusObject>>()
@@ -147,12 +156,8 @@ export const make = Effect.fnUntraced(function*(options: StatusWriterOptions) {
 
   const sync = (desired: DesiredStatuses) =>
     lock.withPermits(1)(Effect.gen(function*() {
-      // Objects the informer shows now no longer need the local record.
       const l2Objects = yield* l2.list
       const bgpObjects = yield* bgp.list
-      for (const o of [...l2Objects.map((o) => `l2:${o.metadata.name}`), ...bgpObjects.map((o) => `bgp:${o.metadata.name}`)]) {
-        created.delete(o)
-      }
       yield* write("l2", ServiceL2Statuses, l2Objects, new Map([...desired.l2].map(([k, i]) => [k, l2Status(node, k, i)])))
       yield* write("bgp", ServiceBGPStatuses, bgpObjects, new Map([...desired.bgp].map(([k, p]) => [k, bgpStatus(node, k, p)])))
       // The owner of a Service's IP removes what other nodes left for it (they may have crashed).

@@ -149,6 +149,45 @@ describe("LivenessView", () => {
     }))
   })
 
+  it("time away: a stall of self's timers does not make a peer that kept sending look dead before its backlog is read", () => {
+    fc.assert(fc.property(timings, fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 0, max: 49 }), (t, stall, phase) => {
+      // The peer heartbeats every interval (offset by `phase`); self's timers run every interval until `from`,
+      // then not for `stall` ms; the peer's heartbeats of that time are read only after self's first wake.
+      let s = LV.initial(t)
+      let seq = 0
+      const from = 10 * t.interval
+      for (let at = 0; at <= from; at += t.interval) {
+        s = LV.awake(LV.heard(s, ready(++seq), at - t.interval + (phase % t.interval)), at)
+        s = LV.tick(s, up, at)
+      }
+      const woke = from + stall
+      s = LV.awake(s, woke)
+      assert.isTrue(LV.view(s, "self", woke).alive.has("p"), `alive right after a ${stall} ms stall`)
+      // It was a candidate before and stays one: its run is not broken by self's absence.
+      s = LV.heard(s, ready(++seq), woke)
+      assert.isTrue(LV.view(s, "self", woke).candidates.has("p"))
+    }))
+  })
+
+  it("time away: a peer that stopped while self ran on time dies at deadAfter; a stall delays that by at most the stall", () => {
+    fc.assert(fc.property(timings, fc.integer({ min: 0, max: 5_000 }), (t, stall) => {
+      let s = LV.initial(t)
+      for (let at = 0; at <= 5 * t.interval; at += t.interval) s = LV.tick(LV.awake(LV.heard(s, ready(at + 1), at), at), up, at)
+      const lastHeard = 5 * t.interval
+      // Self stalls right after, for `stall` ms, then runs on time again.
+      let at = lastHeard + stall
+      s = LV.awake(s, at)
+      let dead: number | undefined
+      for (; dead === undefined && at <= lastHeard + t.deadAfter + stall + t.interval; at += Math.min(10, t.interval)) {
+        s = LV.awake(s, at)
+        if (!LV.view(s, "self", at).alive.has("p")) dead = at
+      }
+      assert.isDefined(dead)
+      assert.isAtLeast(dead ?? 0, lastHeard + t.deadAfter)
+      assert.isAtMost(dead ?? 0, lastHeard + t.deadAfter + stall + Math.min(10, t.interval))
+    }))
+  })
+
   it("nextChange: the view does not change before it", () => {
     fc.assert(fc.property(timings.chain((t) => fc.tuple(fc.constant(t), arrivals(t), fc.nat(3000))), ([t, times, probe]) => {
       let s = LV.initial(t)

@@ -1,42 +1,34 @@
-// The Lease-backed SpeakerDirectory against the in-memory API server: two speakers see each other through their
-// Leases; one leaving deletes its Lease and drops out of the other's directory.
+// The Lease-backed speaker directory against the in-memory API server over HTTP: a hanging API server makes the
+// directory not fresh (nobody presumed gone) after one renew period instead of never.
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Schedule } from "effect"
 import { SpeakerDirectory } from "../../src/election/SpeakerDirectory.ts"
 import { KubeClient } from "../../src/k8s/KubeClient.ts"
-import * as Logging from "../../src/observability/Logging.ts"
 import * as LeaseDirectory from "../../src/speaker/LeaseDirectory.ts"
-import type { ApiServer } from "../../src/testing/apiserver/Server.ts"
-import { apiServer, eventually, NS } from "./controllerKit.ts"
+import { startApiServer } from "../../src/testing/apiserver/Server.ts"
 
-const start = (server: ApiServer, node: string) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const context = yield* Layer.build(
-      LeaseDirectory.layer({ namespace: NS, node, interfaces: new Set(["eth0"]), renew: "100 millis", duration: "2 seconds" }).pipe(
-        Layer.provide(KubeClient.layerServer(server.url, node)),
-        Layer.provide(Logging.layer("speaker", "none"))
-      )
-    ).pipe(Scope.provide(scope), Effect.orDie)
-    return { directory: Context.get(context, SpeakerDirectory), stop: Scope.close(scope, Exit.void) }
-  })
+/** Polls `check` every 20 ms until true, or dies after `ms`. */
+const until = (what: string, check: Effect.Effect<boolean>, ms: number) =>
+  check.pipe(
+    Effect.repeat({ until: (ok) => ok, schedule: Schedule.spaced("20 millis") }),
+    Effect.timeoutOrElse({ duration: ms, orElse: () => Effect.die(new Error(`not after ${ms} ms: ${what}`)) })
+  )
 
 describe("LeaseDirectory against the in-memory API server", () => {
-  it.live("speakers see each other; a leaving one is gone at once", () =>
-    Effect.gen(function*() {
-      const server = yield* apiServer()
-      const a = yield* start(server, "node-a")
-      const b = yield* start(server, "node-b")
-      const names = (d: typeof a) => Effect.runSync(Effect.map(d.directory.snapshot, (s) => [...s.speakers.keys()].toSorted().join(",")))
-      yield* eventually("a sees b", () => (names(a) === "node-a,node-b" ? true : undefined))
-      yield* eventually("b sees a", () => (names(b) === "node-a,node-b" ? true : undefined))
-      const lease = server.objects.get("coordination.k8s.io/v1", "Lease", NS, "metallb-speaker-node-a")
-      const metadata = lease?.["metadata"] as { annotations?: Record<string, string> } | undefined
-      assert.strictEqual(metadata?.annotations?.[LeaseDirectory.InterfacesAnnotation], "eth0")
-      assert.isAtLeast(Effect.runSync(a.directory.writes), 1)
-      yield* b.stop
-      assert.isUndefined(server.objects.get("coordination.k8s.io/v1", "Lease", NS, "metallb-speaker-node-b"))
-      yield* eventually("b gone from a's directory", () => (names(a) === "node-a" ? true : undefined))
-      yield* a.stop
-    }).pipe(Effect.scoped), { timeout: 20_000 })
+  it.live("a hanging API server makes the directory stale within a renew period; it is fresh again after", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(Effect.promise(() => startApiServer()), (s) => Effect.promise(() => s.stop()))
+      server.objects.upsert({ apiVersion: "v1", kind: "Namespace", metadata: { name: "metallb-system" } })
+      yield* Effect.gen(function*() {
+        const directory = yield* SpeakerDirectory
+        assert.isTrue((yield* directory.snapshot).fresh)
+        yield* Effect.promise(() => server.faults.pause("hang"))
+        yield* until("stale while the server hangs", Effect.map(directory.snapshot, (s) => !s.fresh), 3_000)
+        yield* Effect.promise(() => server.faults.resume())
+        yield* until("fresh again", Effect.map(directory.snapshot, (s) => s.fresh), 3_000)
+      }).pipe(
+        Effect.provide(LeaseDirectory.layer({ namespace: "metallb-system", node: "n1", interfaces: "all", renew: "200 millis" })),
+        Effect.provide(KubeClient.layerServer(server.url))
+      )
+    })))
 })
