@@ -192,3 +192,12 @@ export const waitForPaths = (
     timeout
   )
 }
+
+/** Waits until no path of `read` has `nexthop` (whatever the other paths do meanwhile). */
+export const waitForNoPathVia = (
+  what: string,
+  read: Effect.Effect<ReadonlyArray<RibPath>, Netns.LabError>,
+  nexthop: string,
+  timeout: Duration.Input = "30 seconds"
+): Effect.Effect<ReadonlyArray<RibPath>, Netns.LabError> =>
+  eventually(what, read.pipe(Effect.flatMap((paths) => (paths.some((p) => p.nexthop === nexthop) ? notYet(describePaths(paths)) : Effect.succeed(paths)))), timeout)

@@ -119,11 +119,12 @@ describe.skipIf(gate.skip)("metallb speaker against BIRD 2", () => {
         remaining = remaining.filter((n) => n !== node)
         const started = Date.now()
         yield* fail
-        yield* Rib.waitForPaths(`the route without ${node} (${how})`, Rib.birdPaths(bird, prefix), remaining.map(v4), r.context, "30 seconds")
+        yield* Rib.waitForNoPathVia(`the route of ${node} gone (${how})`, Rib.birdPaths(bird, prefix), v4(node))
         const elapsed = Date.now() - started
         yield* Effect.logInfo(`BIRD dropped the route of ${node} (${how}) after ${elapsed} ms`)
         assert.isBelow(elapsed, notBefore, `${node} ${how}: dropped after ${elapsed} ms; the hold timer could have done it after ${notBefore} ms`)
         if (byBfd) assert.include(birdLog(), `${protocolOf.get(v4(node)) ?? "?"}: BFD session down`, `${node} ${how}: BIRD's reason`)
+        yield* Rib.waitForPaths(`the routes of the others after ${node} (${how})`, Rib.birdPaths(bird, prefix), remaining.map(v4), r.context, "30 seconds")
       }
       process.kill(r.speakers.n1.pid, "SIGKILL")
     })), 150_000)
