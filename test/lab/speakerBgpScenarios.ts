@@ -5,7 +5,7 @@ import { assert } from "@effect/vitest"
 import { Effect, type Scope } from "effect"
 import type { JsonObject } from "../../src/testing/apiserver/Json.ts"
 import type * as Netns from "../../src/testing/Netns.ts"
-import { throughout } from "./bgpLab.ts"
+import { eventually, notYet, throughout } from "./bgpLab.ts"
 import * as Objects from "./bgpObjects.ts"
 import * as Rib from "./routerRib.ts"
 import * as SpeakerLab from "./speakerLab.ts"
@@ -49,6 +49,22 @@ export const setup = <R>(
     if (n1 === undefined || n2 === undefined || n3 === undefined) return yield* Effect.die("three speakers expected")
     return { l, router, speakers: { n1, n2, n3 }, context: () => Objects.configStates(l) }
   })
+
+/** ServiceBGPStatus objects: per Service name, per node, the peers. */
+const statusesByService = (l: Lab): ReadonlyMap<string, ReadonlyMap<string, ReadonlyArray<string>>> => {
+  const out = new Map<string, Map<string, ReadonlyArray<string>>>()
+  for (const o of l.list("ServiceBGPStatus")) {
+    const labels = (o["metadata"] as { labels?: Record<string, string> } | undefined)?.labels ?? {}
+    const service = labels["metallb.io/service-name"] ?? "?"
+    const peers = (o["status"] as { peers?: ReadonlyArray<string> } | undefined)?.peers ?? []
+    out.set(service, (out.get(service) ?? new Map()).set(labels["metallb.io/node"] ?? "?", peers))
+  }
+  return out
+}
+
+const describeStatuses = (m: ReadonlyMap<string, ReadonlyMap<string, ReadonlyArray<string>>>) =>
+  [...m].map(([service, byNode]) => `${service}: ${[...byNode].map(([n, peers]) => `${n}[${peers.join(",")}]`).join(" ")}`).join("; ") ||
+  "no ServiceBGPStatus"
 
 const assertEstablished = (sessions: ReadonlyMap<string, string>, who: ReadonlyArray<string>, router: string) => {
   for (const address of who) assert.strictEqual(sessions.get(address), "Established", `${router}: session with ${address}`)
@@ -107,6 +123,14 @@ export const runEbgp = <R>(
     }
     assertEstablished(yield* view.sessions, [...names.map(v4), ...names.map(v6)], view.name)
     yield* converged
+    // Each node reports what it announces: a ServiceBGPStatus per Service and node, naming the peer of its family.
+    const services = [[ebgp.web.service, "router"], [ebgp.web6.service, "router6"], ["agg", "router"], ["agg6", "router6"]] as const
+    yield* eventually("a ServiceBGPStatus per Service and node", Effect.suspend(() => {
+      const seen = statusesByService(r.l)
+      const ok = services.every(([service, peer]) =>
+        names.every((n) => seen.get(service)?.get(n)?.includes(peer) === true))
+      return ok ? Effect.succeed(seen) : notYet(describeStatuses(seen))
+    }), "30 seconds")
 
     yield* Effect.sync(() => {
       r.l.server.objects.delete("v1", "Service", "default", ebgp.web.service)
@@ -115,8 +139,12 @@ export const runEbgp = <R>(
     for (const prefix of [ebgp.web.prefix, ebgp.web6.prefix]) {
       yield* Rib.waitForPaths(`${prefix} withdrawn`, view.paths(prefix), [], r.context, "30 seconds")
     }
-    // Only the deleted Services went: the aggregates stay, from every node.
+    // Only the deleted Services went: the aggregates stay, from every node, and so do their statuses.
     for (const prefix of [ebgp.agg, ebgp.agg6]) assert.strictEqual((yield* view.paths(prefix)).length, 3, `${prefix} stays`)
+    yield* eventually("the statuses of the deleted Services removed", Effect.suspend(() => {
+      const seen = statusesByService(r.l)
+      return [...seen.keys()].toSorted().join() === "agg,agg6" ? Effect.succeed(seen) : notYet(describeStatuses(seen))
+    }), "30 seconds")
     yield* Effect.logInfo(`${view.name}: eBGP scenario passed`)
   })
 
