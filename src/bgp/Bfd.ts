@@ -90,6 +90,13 @@ export const runSession = (
           yield* apply(r)
           const detection = BfdFsm.detectionTime(session)
           detectAt = detection === undefined ? undefined : at + toMillis(detection)
+          // A faster rate (Up: the profile's interval instead of the slow 1 s) applies at once: the peer shortens its
+          // detection time as soon as it reads our new DesiredMinTx (BIRD does), so the next packet must not wait for
+          // the slow schedule.
+          const faster = BfdFsm.transmitInterval(session)
+          if (faster !== undefined && nextTx - at > toMillis(faster)) {
+            nextTx = at + toMillis(BfdFsm.jittered(faster, config.detectMult, yield* Random.next))
+          }
         }
         continue
       }

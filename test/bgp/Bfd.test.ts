@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, PubSub, Queue, Result, Stream, SubscriptionRef } from "effect"
+import { Clock, Effect, Fiber, PubSub, Queue, Result, Stream, SubscriptionRef } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import * as Bfd from "../../src/bgp/Bfd.ts"
@@ -181,6 +181,44 @@ describe("Bfd session loop (TestClock)", () => {
       assert.strictEqual(yield* SubscriptionRef.get(p.stateA), "Down")
       const downs = yield* Fiber.join(p.downsA)
       assert.strictEqual(downs.length, 1)
+    }))
+
+  it.effect("sends at the fast rate as soon as it is Up, not on the slow schedule (the peer's detection time shrinks at once)", () =>
+    Effect.gen(function*() {
+      // A scripted peer like BIRD: it computes its detection time from our DesiredMinTx as soon as it reads it.
+      const inbox = yield* Queue.unbounded<BfdPacket.BfdControlPacket>()
+      const sent: Array<{ readonly at: number; readonly state: BfdPacket.BfdState }> = []
+      const transport: Bfd.BfdTransport = {
+        send: (bytes) =>
+          Effect.gen(function*() {
+            const at = yield* Clock.currentTimeMillis
+            const decoded = BfdPacket.decode(bytes)
+            if (Result.isSuccess(decoded)) sent.push({ at, state: decoded.success.state })
+          })
+      }
+      const state = yield* SubscriptionRef.make<BfdPacket.BfdState>("Down")
+      const events = yield* PubSub.unbounded<Bfd.BfdEvent>()
+      yield* Effect.forkScoped(Bfd.runSession("peer", config, 11, transport, inbox, state, events))
+      const fromPeer = (st: BfdPacket.BfdState, your: number): BfdPacket.BfdControlPacket => ({
+        ...BfdFsm.packet({ ...BfdFsm.make(config, 99), state: st, remoteDiscr: your }, { final: false }),
+        desiredMinTxInterval: 100_000
+      })
+      yield* TestClock.adjust("10 millis")
+      Queue.offerUnsafe(inbox, fromPeer("Down", 0))
+      yield* TestClock.adjust("10 millis")
+      Queue.offerUnsafe(inbox, fromPeer("Up", 11))
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* SubscriptionRef.get(state), "Up")
+      const upAt = yield* Clock.currentTimeMillis
+      for (let i = 0; i < 20; i++) {
+        Queue.offerUnsafe(inbox, fromPeer("Up", 11))
+        yield* TestClock.adjust("100 millis")
+      }
+      assert.strictEqual(yield* SubscriptionRef.get(state), "Up")
+      const times = [upAt, ...sent.filter((p) => p.at >= upAt && p.state === "Up").map((p) => p.at)]
+      const gaps = times.slice(1).map((t, i) => t - (times[i] ?? t))
+      assert.isAtLeast(gaps.length, 20)
+      assert.isAtMost(Math.max(...gaps), 100, `gaps after Up: ${gaps.join(", ")} ms`)
     }))
 
   it.effect("stopping one side sends AdminDown so the other goes down at once", () =>

@@ -4,56 +4,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Netns from "../../src/testing/Netns.ts"
 import * as Routers from "../../src/testing/Routers.ts"
-import { ebgpPeer, eventually, startNode } from "./bgpLab.ts"
+import { ebgpPeer, eventually, gobgpDynamicGroup, gobgpGlobal, gobgpNeighbor, startNode } from "./bgpLab.ts"
 import { labGate } from "./prerequisites.ts"
 
 const gate = labGate(["ip", "gobgpd", "gobgp"])
 const vip = "203.0.113.10/32"
 const vip6 = "2001:db8:ffff::10/128"
 
-const global = `[global.config]
-  as = 64512
-  router-id = "192.0.2.1"
-  port = 179
-  local-address-list = ["192.0.2.1", "2001:db8:0:1::1"]
-[global.use-multiple-paths.config]
-  enabled = true
-`
-const group = (name: string, as: number, family: string) => `[[peer-groups]]
-  [peer-groups.config]
-    peer-group-name = "${name}"
-    peer-as = ${as}
-  [peer-groups.transport.config]
-    passive-mode = true
-  [peer-groups.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-  [[peer-groups.afi-safis]]
-    [peer-groups.afi-safis.config]
-      afi-safi-name = "${family}"
-`
-const dynamic = (prefix: string, name: string) => `[[dynamic-neighbors]]
-  [dynamic-neighbors.config]
-    prefix = "${prefix}"
-    peer-group = "${name}"
-`
-const ebgpConf = global + group("nodes", 64500, "ipv4-unicast") + group("nodes6", 64500, "ipv6-unicast") +
-  dynamic("192.0.2.0/24", "nodes") + dynamic("2001:db8:0:1::/64", "nodes6")
-const ibgpMd5Conf = (neighbors: ReadonlyArray<string>) =>
-  global + neighbors.map((n) => `[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "${n}"
-    peer-as = 64512
-    auth-password = "s3cret"
-  [neighbors.transport.config]
-    passive-mode = true
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-`).join("")
+const ebgpConf = gobgpGlobal + gobgpDynamicGroup("nodes", 64500, "ipv4-unicast", "192.0.2.0/24") +
+  gobgpDynamicGroup("nodes6", 64500, "ipv6-unicast", "2001:db8:0:1::/64")
+const ibgpMd5Conf = (neighbors: ReadonlyArray<string>) => gobgpGlobal + neighbors.map((n) => gobgpNeighbor(n, 64512, "s3cret")).join("")
 
 type Attrs = ReadonlyArray<Readonly<Record<string, unknown>>>
 const attr = (attrs: Attrs, type: number) => attrs.find((a) => a.type === type)

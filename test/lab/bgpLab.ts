@@ -154,3 +154,49 @@ export const frrLogTime = (log: string, pattern: RegExp, after: number): number 
   }
   return undefined
 }
+
+/** lab-harness.md §3: GoBGP as the router, AS 64512 at 192.0.2.1 / 2001:db8:0:1::1, ECMP (multiple paths) on. */
+export const gobgpGlobal = `[global.config]
+  as = 64512
+  router-id = "192.0.2.1"
+  port = 179
+  local-address-list = ["192.0.2.1", "2001:db8:0:1::1"]
+[global.use-multiple-paths.config]
+  enabled = true
+`
+
+const gobgpFamily = (family: "ipv4-unicast" | "ipv6-unicast", kind: "peer-groups" | "neighbors") => `  [[${kind}.afi-safis]]
+    [${kind}.afi-safis.config]
+      afi-safi-name = "${family}"
+`
+
+const gobgpPassive = (kind: "peer-groups" | "neighbors") => `  [${kind}.transport.config]
+    passive-mode = true
+  [${kind}.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+`
+
+/** A passive peer group of `as` for one family, and the dynamic neighbours of `prefix` in it. */
+export const gobgpDynamicGroup = (name: string, as: number, family: "ipv4-unicast" | "ipv6-unicast", prefix?: string) =>
+  `[[peer-groups]]
+  [peer-groups.config]
+    peer-group-name = "${name}"
+    peer-as = ${as}
+${gobgpPassive("peer-groups")}${gobgpFamily(family, "peer-groups")}${
+    prefix === undefined ? "" : `[[dynamic-neighbors]]
+  [dynamic-neighbors.config]
+    prefix = "${prefix}"
+    peer-group = "${name}"
+`
+  }`
+
+/** An explicit passive neighbour (GoBGP 3.10 has MD5 only on these, not on dynamic ones). */
+export const gobgpNeighbor = (address: string, as: number, password?: string) =>
+  `[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "${address}"
+    peer-as = ${as}
+${password === undefined ? "" : `    auth-password = "${password}"\n`}${gobgpPassive("neighbors")}${
+    gobgpFamily(address.includes(":") ? "ipv6-unicast" : "ipv4-unicast", "neighbors")
+  }`

@@ -21,7 +21,10 @@ export interface SpeakerLab<K extends string> {
   readonly hosts: Record<K | "api", Netns.Host>
   readonly server: ApiServer
   readonly kubeconfig: string
-  /** Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has loaded the config. */
+  /**
+   * Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has loaded the config. `args`
+   * may override the lab's defaults (`--bfd-port 3784` turns BFD on).
+   */
   readonly startSpeaker: (node: K, args?: ReadonlyArray<string>) => Effect.Effect<Netns.LabProcess, Netns.LabError>
   readonly upsert: (...objects: ReadonlyArray<JsonObject>) => Effect.Effect<void>
   readonly list: (kind: "ServiceL2Status" | "ServiceBGPStatus") => ReadonlyArray<JsonObject>
@@ -85,6 +88,13 @@ export const make = <const K extends string, const O extends string = never>(
 
     const startSpeaker = (node: K, args: ReadonlyArray<string> = []) =>
       Effect.gen(function*() {
+        // A default flag the caller gives too is left out (the program rejects a flag given twice).
+        const defaults = [
+          ["--port", "0"],
+          ["--health-probe-port", "0"],
+          ["--log-level", "debug"],
+          ["--bfd-port", "0"]
+        ].filter(([flag]) => !args.includes(flag ?? "")).flat()
         const p = yield* lab.spawn(hosts[node].ns, [
           process.execPath,
           join(root, "src/cli/main.ts"),
@@ -92,10 +102,7 @@ export const make = <const K extends string, const O extends string = never>(
           "--node-name", node,
           "--namespace", NS,
           "--kubeconfig", kubeconfig,
-          "--port", "0",
-          "--health-probe-port", "0",
-          "--log-level", "debug",
-          "--bfd-port", "0",
+          ...defaults,
           ...args
         ], { name: `speaker ${node}` })
         // Generous: a loaded 2-core machine can take long to start a node process; the tests judge behaviour, not start-up.
