@@ -22,7 +22,7 @@ export interface SpeakerLab<K extends string> {
   readonly server: ApiServer
   readonly kubeconfig: string
   /** Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has loaded the config. */
-  readonly startSpeaker: (node: K, args?: ReadonlyArray<string>) => Effect.Effect<Netns.LabProcess, Netns.LabError>
+  readonly startSpeaker: (node: K, args?: ReadonlyArray<string>, options?: { readonly kubeconfig?: string }) => Effect.Effect<Netns.LabProcess, Netns.LabError>
   readonly upsert: (...objects: ReadonlyArray<JsonObject>) => Effect.Effect<void>
   readonly list: (kind: "ServiceL2Status" | "ServiceBGPStatus") => ReadonlyArray<JsonObject>
 }
@@ -83,7 +83,7 @@ export const make = <const K extends string, const O extends string = never>(
       server.objects.upsert({ apiVersion: "v1", kind: "Node", metadata: { name, labels: { "kubernetes.io/hostname": name } } })
     }
 
-    const startSpeaker = (node: K, args: ReadonlyArray<string> = []) =>
+    const startSpeaker = (node: K, args: ReadonlyArray<string> = [], options: { readonly kubeconfig?: string } = {}) =>
       Effect.gen(function*() {
         const p = yield* lab.spawn(hosts[node].ns, [
           process.execPath,
@@ -91,7 +91,7 @@ export const make = <const K extends string, const O extends string = never>(
           "speaker",
           "--node-name", node,
           "--namespace", NS,
-          "--kubeconfig", kubeconfig,
+          "--kubeconfig", options.kubeconfig ?? kubeconfig,
           "--port", "0",
           "--health-probe-port", "0",
           "--log-level", "debug",
