@@ -33,7 +33,7 @@ export const Communities = custom("metallb.io", "v1beta1", "communities", "Commu
 export const ConfigurationStates = custom("metallb.io", "v1beta1", "configurationstates", "ConfigurationState")
 
 /** The name of the legacy ConfigMap. */
-export const LegacyConfigMapName = "config"
+export const LegacyConfigMapName = Core.LegacyConfigMapName
 
 export interface ConfigSourceOptions {
   /** The MetalLB namespace. */
@@ -178,7 +178,9 @@ export const make = Effect.fnUntraced(function*(options: ConfigSourceOptions) {
       let object: KubeObject | undefined = yield* states.get(name, namespace)
       if (object === undefined) {
         const refs = yield* owner
-        object = yield* kube.createOrPatch(ConfigurationStates, {
+        // A plain create: if the object exists after all (the informer was behind), the 409 is retried below once
+        // the informer shows it, so the component needs no patch of the object itself (least privilege).
+        object = yield* kube.create(ConfigurationStates, {
           apiVersion: "metallb.io/v1beta1",
           kind: "ConfigurationState",
           metadata: { name, namespace, labels: Core.stateLabels(component), ...(refs.length > 0 ? { ownerReferences: refs } : {}) }

@@ -11,6 +11,9 @@ import * as Config from "./Config.ts"
 import type { ConfigError } from "./ConfigError.ts"
 import type { ConfigInput, Parsed, Rejected } from "./Parse.ts"
 
+/** The name of the legacy ConfigMap. */
+export const LegacyConfigMapName = "config"
+
 /** Who reads the configuration: the controller needs pools only; a speaker needs everything that targets its node. */
 export type Component =
   | { readonly _tag: "Controller" }

@@ -10,7 +10,7 @@ import { Context, type Duration, Effect, Layer, Ref, Schema, type Scope, Stream 
 import { Allocator } from "../allocator/Allocator.ts"
 import { controller } from "../config/ConfigSourceCore.ts"
 import { ConfigSource } from "../config/ConfigSource.ts"
-import { defaultTiming, LeaderElection } from "../election/LeaderElection.ts"
+import { DefaultLeaseName, defaultTiming, LeaderElection } from "../election/LeaderElection.ts"
 import { EventRecorder, ReportingComponent } from "../k8s/EventRecorder.ts"
 import { KubeClient } from "../k8s/KubeClient.ts"
 import * as WebhookFlags from "../webhook/WebhookFlags.ts"
@@ -113,7 +113,7 @@ export const start = (options: ControllerOptions): Effect.Effect<Running, unknow
       const electionContext = yield* Layer.build(LeaderElection.layerKube({
         identity,
         namespace: options.namespace,
-        leaseName: options.leaseName ?? "metallb-controller",
+        leaseName: options.leaseName ?? DefaultLeaseName,
         ...(options.electionTiming ?? defaultTiming)
       }))
       const election = Context.get(electionContext, LeaderElection)

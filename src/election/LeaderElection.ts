@@ -109,6 +109,9 @@ export interface LeaderElectionConfig {
 }
 
 /** client-go's defaults. */
+/** The Lease the controller replicas compete for (`--leader-elect`). */
+export const DefaultLeaseName = "metallb-controller"
+
 export const defaultTiming = { leaseDuration: "15 seconds", renewDeadline: "10 seconds", retryPeriod: "2 seconds" } as const
 
 const positiveMillis = (field: string, input: Duration.Input) =>

@@ -32,9 +32,14 @@ export {
   DefaultSecretName as WebhookSecretName,
   DefaultServiceName as WebhookServiceName
 } from "../webhook/Certificates.ts"
-export { DefaultPort as WebhookPort, ValidatingWebhookConfigurationName } from "../webhook/Manifests.ts"
+export { BGPPeerCrdName, DefaultPort as WebhookPort, ValidatingWebhookConfigurationName } from "../webhook/Manifests.ts"
+export { DefaultLeaseName as ControllerLeaseName } from "../election/LeaderElection.ts"
+export { LegacyConfigMapName } from "../config/ConfigSourceCore.ts"
 
-/** The memberlist Secret (key `secretkey`): the controller creates it; speakers sign their L2 heartbeats with it. */
+/**
+ * The memberlist Secret (key `secretkey`), mounted into the speakers (optional): with it they sign their layer 2
+ * heartbeats. Unlike MetalLB's controller, metallb-ts's does not create it: the operator does, so no Role grants it.
+ */
 export const MemberlistSecretName = "memberlist"
 export const MemberlistKeyPath = "/etc/ml_secret_key"
 /** `announcedInterfacesToExclude`, mounted at /etc/metallb/excludel2.yaml as in MetalLB. */

@@ -1,14 +1,17 @@
 /**
  * What each program may do, as data: the rules of the ClusterRoles and Roles in the manifests are rendered from
  * this list, and `RbacCheck` compares the API calls a program made (the in-memory API server's request log)
- * against it. Start: MetalLB's `config/rbac/role.yaml` (reference §10.2), trimmed to what metallb-ts does (no
- * PodSecurityPolicies, no core Endpoints, no mutating webhooks, CRD access only to inject the BGPPeer conversion
- * caBundle) and extended with Leases (controller leader election, speaker liveness Leases). Namespaced CRs
- * (status objects, ConfigurationStates) are granted in the MetalLB namespace only, not cluster-wide.
+ * against it. Least privilege: every verb the code uses, nothing more — test/lab/rbac.test.ts runs the real
+ * controller and speakers through a scenario and fails on a call these rules refuse or a verb no call used.
+ * Informers list and watch (never get); single objects are named (`resourceNames`) where the name is fixed;
+ * namespaced CRs (status objects, ConfigurationStates) are granted in the MetalLB namespace only. Compared with
+ * MetalLB's `config/rbac/role.yaml` (reference §10.2): no PodSecurityPolicies, no core Endpoints, no memberlist
+ * Secret or Deployment access (the controller does not manage that Secret), CRD access only to inject the BGPPeer
+ * conversion caBundle, and Leases (controller leader election, speaker liveness).
  *
  * @since 0.1.0
  */
-import { AppLabel, type Component, type Manifest, Namespace, ServiceAccountName, ValidatingWebhookConfigurationName } from "./Names.ts"
+import { AppLabel, BGPPeerCrdName, type Component, ControllerLeaseName, LegacyConfigMapName, type Manifest, Namespace, ServiceAccountName, ValidatingWebhookConfigurationName, WebhookSecretName } from "./Names.ts"
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection"
 
@@ -33,19 +36,25 @@ export interface Grant {
   readonly rules: ReadonlyArray<Rule>
 }
 
-const read: ReadonlyArray<Verb> = ["get", "list", "watch"]
-const write: ReadonlyArray<Verb> = ["get", "list", "watch", "create", "update", "patch", "delete"]
-const statusWrite: ReadonlyArray<Verb> = ["get", "update", "patch"]
+const read: ReadonlyArray<Verb> = ["list", "watch"]
 
-/** The configuration CRs both programs read. */
+/** The configuration CRs both programs read (informers: list and watch, never a single get). */
 const configResources = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "bfdprofiles", "communities"]
 
 const rule = (apiGroups: ReadonlyArray<string>, resources: ReadonlyArray<string>, verbs: ReadonlyArray<Verb>, why: string, resourceNames?: ReadonlyArray<string>): Rule =>
   resourceNames === undefined ? { apiGroups, resources, verbs, why } : { apiGroups, resources, verbs, resourceNames, why }
 
-const configurationStates = [
-  rule(["metallb.io"], ["configurationstates"], write, "its own ConfigurationState (`controller`, `speaker-<node>`)"),
-  rule(["metallb.io"], ["configurationstates/status"], statusWrite, "`result` and `errorSummary` of its ConfigurationState")
+/** The legacy ConfigMap, watched by name (`fieldSelector=metadata.name=config`, which RBAC matches as a name). */
+const legacyConfigMap = rule([""], ["configmaps"], read, "the legacy `config` ConfigMap (MetalLB 0.7–0.12 format)", [LegacyConfigMapName])
+
+/**
+ * A ConfigurationState: watched by name, created when missing (a create carries no name, so it cannot be narrowed),
+ * then only its status is written.
+ */
+const configurationStates = (names: ReadonlyArray<string> | undefined) => [
+  rule(["metallb.io"], ["configurationstates"], ["create"], "creates its ConfigurationState when missing"),
+  rule(["metallb.io"], ["configurationstates"], read, `its own ConfigurationState (${names === undefined ? "`speaker-<node>`: no fixed name" : names.map((n) => `\`${n}\``).join(", ")})`, names),
+  rule(["metallb.io"], ["configurationstates/status"], ["patch"], "`result` and `errorSummary` of its ConfigurationState", names)
 ]
 
 export const grants: ReadonlyArray<Grant> = [
@@ -55,13 +64,13 @@ export const grants: ReadonlyArray<Grant> = [
     name: "metallb-system:controller",
     namespace: undefined,
     rules: [
-      rule([""], ["services"], read, "LoadBalancer Services to allocate for"),
-      rule([""], ["services/status"], ["update", "patch"], "writes `status.loadBalancer.ingress`"),
+      rule([""], ["services"], ["list", "watch", "patch"], "LoadBalancer Services to allocate for; the `metallb.io/ip-allocated-from-pool` annotation"),
+      rule([""], ["services/status"], ["patch"], "writes `status.loadBalancer.ingress`"),
       rule([""], ["namespaces"], read, "`serviceAllocation.namespaceSelectors` of the pools"),
-      rule([""], ["nodes"], ["list", "watch"], "the webhook validates node selectors against the nodes"),
-      rule([""], ["events"], ["create", "patch"], "`IPAllocated`, `AllocationFailed`, … Events on Services"),
-      rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations"], ["get", "update", "patch"], "injects the webhook CA (`caBundle`)", [ValidatingWebhookConfigurationName]),
-      rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], ["get", "update", "patch"], "injects the CA of the BGPPeer conversion webhook", ["bgppeers.metallb.io"])
+      rule([""], ["nodes"], ["list"], "the webhook validates node selectors against the nodes"),
+      rule([""], ["events"], ["create", "patch"], "`IPAllocated`, `AllocationFailed`, … Events on Services (patch: the count of a repeated Event)"),
+      rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations"], ["get", "patch"], "injects the webhook CA (`caBundle`)", [ValidatingWebhookConfigurationName]),
+      rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], ["get", "patch"], "injects the CA of the BGPPeer conversion webhook", [BGPPeerCrdName])
     ]
   },
   {
@@ -70,14 +79,15 @@ export const grants: ReadonlyArray<Grant> = [
     name: "controller",
     namespace: Namespace,
     rules: [
-      rule([""], ["secrets"], ["get", "list", "watch", "create", "update", "patch"], "the webhook certificate and the `memberlist` key Secrets"),
-      rule([""], ["configmaps"], read, "the legacy `config` ConfigMap (MetalLB 0.7–0.12 format)"),
+      rule([""], ["secrets"], ["get", "update"], "the webhook certificate Secret (`--webhook-secret`)", [WebhookSecretName]),
+      rule([""], ["secrets"], ["create"], "creates the webhook certificate Secret if it is missing"),
+      legacyConfigMap,
       rule([""], ["pods"], ["get"], "its own Pod, owner of its ConfigurationState"),
-      rule(["apps"], ["deployments"], ["get"], "its Deployment, owner of the `memberlist` Secret", ["controller"]),
-      rule(["metallb.io"], configResources, read, "the configuration"),
-      rule(["metallb.io"], ["ipaddresspools/status"], ["update", "patch"], "assigned/available counters of the pools"),
-      ...configurationStates,
-      rule(["coordination.k8s.io"], ["leases"], ["get", "list", "watch", "create", "update", "patch"], "leader election (`--leader-elect`)")
+      rule(["metallb.io"], configResources, read, "the configuration; the webhook reads the existing objects"),
+      rule(["metallb.io"], ["ipaddresspools/status"], ["patch"], "assigned/available counters of the pools"),
+      ...configurationStates(["controller"]),
+      rule(["coordination.k8s.io"], ["leases"], ["get", "update"], "leader election (`--leader-elect`)", [ControllerLeaseName]),
+      rule(["coordination.k8s.io"], ["leases"], ["create"], "creates the leader Lease if it is missing")
     ]
   },
   {
@@ -88,7 +98,7 @@ export const grants: ReadonlyArray<Grant> = [
     rules: [
       rule([""], ["services", "nodes", "namespaces"], read, "Services to announce, node labels for selectors, namespace labels for pools"),
       rule(["discovery.k8s.io"], ["endpointslices"], read, "`externalTrafficPolicy: Local` needs ready endpoints on this node"),
-      rule([""], ["events"], ["create", "patch"], "`nodeAssigned`, `announceFailed` Events on Services")
+      rule([""], ["events"], ["create", "patch"], "`nodeAssigned`, `announceFailed` Events on Services (patch: the count of a repeated Event)")
     ]
   },
   {
@@ -97,14 +107,14 @@ export const grants: ReadonlyArray<Grant> = [
     name: "pod-lister",
     namespace: Namespace,
     rules: [
-      rule([""], ["pods"], ["get", "list"], "its own Pod (owner of its status objects) and the other speakers"),
-      rule([""], ["secrets"], read, "BGP password Secrets and the `memberlist` key"),
-      rule([""], ["configmaps"], read, "the legacy `config` ConfigMap"),
+      rule([""], ["pods"], ["get"], "its own Pod, owner of its status objects"),
+      rule([""], ["secrets"], read, "BGP password Secrets (`passwordSecret` of the BGPPeers)"),
+      legacyConfigMap,
       rule(["metallb.io"], configResources, read, "the configuration"),
-      rule(["metallb.io"], ["servicel2statuses", "servicebgpstatuses"], write, "ServiceL2Status / ServiceBGPStatus of what it announces"),
-      rule(["metallb.io"], ["servicel2statuses/status", "servicebgpstatuses/status"], statusWrite, "their status"),
-      ...configurationStates,
-      rule(["coordination.k8s.io"], ["leases"], write, "one liveness Lease per speaker; reads the others'")
+      rule(["metallb.io"], ["servicel2statuses", "servicebgpstatuses"], ["list", "watch", "create", "delete"], "ServiceL2Status / ServiceBGPStatus of what it announces"),
+      rule(["metallb.io"], ["servicel2statuses/status", "servicebgpstatuses/status"], ["patch"], "their status"),
+      ...configurationStates(undefined),
+      rule(["coordination.k8s.io"], ["leases"], ["get", "list", "watch", "create", "update", "delete"], "one layer 2 liveness Lease per speaker (deleted when it leaves); reads the others'")
     ]
   }
 ]

@@ -2,7 +2,8 @@
  * Runs the `metallb` command as a child process with the project's Node 24, as an operator would. Asynchronous so
  * that a suite can start several runs at once (each costs a Node start-up).
  */
-import { execFile } from "node:child_process"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { resolve } from "node:path"
 
 const root = resolve(import.meta.dirname, "../..")
@@ -48,3 +49,33 @@ export const runCli = async (args: ReadonlyArray<string>, input?: string): Promi
 export const cliTimeout = { timeout: 90_000 }
 
 export const fixture = (...parts: ReadonlyArray<string>): string => `test/config/fixtures/${parts.join("/")}`
+
+/** A port free on 127.0.0.1 now (for a flag that needs a number up front). */
+export const freePort = (): Promise<number> =>
+  new Promise((done, fail) => {
+    const s = createServer()
+    s.once("error", fail)
+    s.listen(0, "127.0.0.1", () => {
+      const address = s.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      s.close(() => done(port))
+    })
+  })
+
+/** A long-running `metallb` command (controller, speaker) as a child process, its output collected. */
+export interface CliChild {
+  readonly process: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exited: Promise<number | null>
+}
+
+export const startCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): CliChild => {
+  const child = spawn(node, ["src/cli/main.ts", ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+  let out = ""
+  let err = ""
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()))
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()))
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
+  return { process: child, stdout: () => out, stderr: () => err, exited }
+}

@@ -1,7 +1,7 @@
 // The RBAC of manifests/metallb.yaml against real calls, from the request log of the in-memory API server: the
 // controller's webhook (certificate rotation, caBundle injection, the reads of every admission check) needs nothing
 // the controller's Roles do not grant; a client with the speaker's token makes a speaker's calls and one it must
-// not, which is the one denial. The shape later tests use for the whole programs.
+// not, which is the one denial. test/lab/rbac.test.ts does the same for the whole programs.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Result } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -33,8 +33,8 @@ describe("manifests RBAC against the request log", () => {
         yield* kube.list(Services)
         yield* kube.list(Nodes)
         yield* kube.list(EndpointSlices)
-        yield* kube.create(Leases, { metadata: { name: "speaker-n1", namespace: Namespace }, spec: { holderIdentity: "n1", leaseDurationSeconds: 15 } })
-        yield* kube.patch(Leases, "speaker-n1", Namespace, mergePatch({ spec: { leaseDurationSeconds: 15 } }))
+        const lease = yield* kube.create(Leases, { metadata: { name: "speaker-n1", namespace: Namespace }, spec: { holderIdentity: "n1", leaseDurationSeconds: 15 } })
+        yield* kube.replace(Leases, lease)
         yield* kube.create(ServiceL2Statuses, { metadata: { name: "l2-web", namespace: Namespace } })
         // Not the speaker's business: only the controller writes Service status.
         yield* kube.patchStatus(Services, "web", "default", mergePatch({ status: { loadBalancer: { ingress: [{ ip: "192.0.2.10" }] } } }))

@@ -5,48 +5,18 @@
  * kubectl is needed for the first case: without it that case is skipped, except in CI where it must fail.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { request as httpsRequest } from "node:https"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
+import { join } from "node:path"
 import { crdFiles } from "../../src/config/CrdGen.ts"
 import { type ApiServer, startApiServer } from "../../src/testing/apiserver/Server.ts"
+import { freePort, startCli } from "../cli/runCli.ts"
 
-const root = resolve(import.meta.dirname, "../..")
-const node = resolve(root, "node_modules/.bin/node")
 const kubectlPath = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].find((p) => existsSync(p))
 const inCi = process.env["CI"] === "true"
-
-const freePort = (): Promise<number> =>
-  new Promise((done, fail) => {
-    const s = createServer()
-    s.once("error", fail)
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      s.close(() => done(port))
-    })
-  })
-
-interface Child {
-  readonly process: ChildProcess
-  readonly stdout: () => string
-  readonly stderr: () => string
-  readonly exited: Promise<number | null>
-}
-
-const startCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Child => {
-  const child = spawn(node, ["src/cli/main.ts", ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
-  let out = ""
-  let err = ""
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()))
-  child.stderr.on("data", (d: Buffer) => (err += d.toString()))
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
-  return { process: child, stdout: () => out, stderr: () => err, exited }
-}
 
 /** POSTs an AdmissionReview to the controller's webhook (its CA is self-made; the test does not pin it). */
 const admit = (port: number, path: string, object: Record<string, unknown>): Promise<Record<string, unknown>> =>

@@ -23,9 +23,9 @@ export interface SpeakerLab<K extends string> {
   readonly kubeconfig: string
   /**
    * Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has loaded the config. `args`
-   * may override the lab's defaults (`--bfd-port 3784` turns BFD on).
+   * may override the lab's defaults (`--bfd-port 3784` turns BFD on); `kubeconfig` replaces the lab's.
    */
-  readonly startSpeaker: (node: K, args?: ReadonlyArray<string>) => Effect.Effect<Netns.LabProcess, Netns.LabError>
+  readonly startSpeaker: (node: K, args?: ReadonlyArray<string>, options?: { readonly kubeconfig?: string }) => Effect.Effect<Netns.LabProcess, Netns.LabError>
   readonly upsert: (...objects: ReadonlyArray<JsonObject>) => Effect.Effect<void>
   readonly list: (kind: "ServiceL2Status" | "ServiceBGPStatus") => ReadonlyArray<JsonObject>
 }
@@ -86,7 +86,7 @@ export const make = <const K extends string, const O extends string = never>(
       server.objects.upsert({ apiVersion: "v1", kind: "Node", metadata: { name, labels: { "kubernetes.io/hostname": name } } })
     }
 
-    const startSpeaker = (node: K, args: ReadonlyArray<string> = []) =>
+    const startSpeaker = (node: K, args: ReadonlyArray<string> = [], options: { readonly kubeconfig?: string } = {}) =>
       Effect.gen(function*() {
         // A default flag the caller gives too is left out (the program rejects a flag given twice).
         const defaults = [
@@ -101,7 +101,7 @@ export const make = <const K extends string, const O extends string = never>(
           "speaker",
           "--node-name", node,
           "--namespace", NS,
-          "--kubeconfig", kubeconfig,
+          "--kubeconfig", options.kubeconfig ?? kubeconfig,
           ...defaults,
           ...args
         ], { name: `speaker ${node}` })

@@ -51,7 +51,7 @@ describe("generated manifests", () => {
     const rendered = Result.getOrThrow(installDoc(`intro\n${RbacBegin}\nstale\n${RbacEnd}\noutro\n`))
     assert.match(rendered, /^intro\n<!-- BEGIN[^\n]*-->\n\n\*\*controller\*\*, ClusterRole `metallb-system:controller`:/)
     assert.notInclude(rendered, "stale")
-    assert.include(rendered, "| `leases` (coordination.k8s.io) | get, list, watch, create, update, patch, delete | one liveness Lease per speaker; reads the others' |")
+    assert.include(rendered, "| `leases` (coordination.k8s.io) | get, list, watch, create, update, delete | one layer 2 liveness Lease per speaker (deleted when it leaves); reads the others' |")
     assert.isTrue(rendered.endsWith(`${RbacEnd}\noutro\n`))
     assert.isTrue(Result.isFailure(installDoc("no markers")))
     assert.isTrue(Result.isFailure(installDoc(`${RbacEnd}\n${RbacBegin}`)))

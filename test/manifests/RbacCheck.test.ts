@@ -33,6 +33,8 @@ describe("ruleAllows", () => {
     assert.isFalse(ruleAllows(rule, call({ resource: "secrets", name: "other" })))
     assert.isFalse(ruleAllows(rule, call({ resource: "secrets", verb: "create", name: "" })))
     assert.isFalse(ruleAllows(rule, call({ resource: "secrets", verb: "list", name: "" })))
+    // A list narrowed by fieldSelector=metadata.name=memberlist carries that name (Kubernetes' RequestInfo).
+    assert.isTrue(ruleAllows(rule, call({ resource: "secrets", verb: "list", name: "memberlist" })))
   })
 })
 

@@ -268,6 +268,8 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
     await c.core.patchNamespacedConfigMap({ name: "log", namespace: "kube-system", body: { data: { a: "b" } } }, mergePatch)
     await c.core.readNode({ name: "absent" }).catch(() => undefined)
     await c.custom.listClusterCustomObject({ group: "example.com", version: "v1", plural: "gadgets" })
+    // As Kubernetes' RequestInfo: a list narrowed to one name carries that name (RBAC resourceNames apply).
+    await c.core.listNamespacedConfigMap({ namespace: "kube-system", fieldSelector: "metadata.name=log" })
     assert.deepStrictEqual(
       server.requests().map((r) => [r.verb, r.group, r.resource, r.subresource, r.namespace, r.name]),
       [
@@ -275,7 +277,8 @@ describe("InMemoryApiServer with @kubernetes/client-node", () => {
         ["create", "", "configmaps", "", "kube-system", ""],
         ["patch", "", "configmaps", "", "kube-system", "log"],
         ["get", "", "nodes", "", "", "absent"],
-        ["list", "example.com", "gadgets", "", "", ""]
+        ["list", "example.com", "gadgets", "", "", ""],
+        ["list", "", "configmaps", "", "kube-system", "log"]
       ]
     )
     assert.deepStrictEqual([...new Set(server.requests().map((r) => r.token))], ["inmemory-token"], "client-node sends the kubeconfig token")

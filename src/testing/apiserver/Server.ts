@@ -26,6 +26,7 @@ import { type Json, type JsonObject, isObject, str } from "./Json.ts"
 import { openApiV3GroupVersion, openApiV3Root } from "./OpenApi.ts"
 import { decodeKubernetesProtobuf } from "./Protobuf.ts"
 import { Registry, type ResourceType, groupVersion } from "./Registry.ts"
+import { parseFieldSelector } from "./Selectors.ts"
 import { Store, type StoreSnapshot, nameOf, namespaceOf } from "./Store.ts"
 import { type IncludeObject, toTable } from "./Table.ts"
 import { serveWatch } from "./Watch.ts"
@@ -109,6 +110,16 @@ export interface ApiServer {
   readonly clearRequests: () => void
   /** Closes the server, ends watches, saves the state file and removes the kubeconfig. */
   readonly stop: () => Promise<void>
+}
+
+/**
+ * The name a list or watch is narrowed to by `fieldSelector=metadata.name=X`: Kubernetes' RequestInfo sets it as the
+ * request's name, so an RBAC rule with `resourceNames` allows such a list or watch (and only such a one).
+ */
+const selectedName = (fieldSelector: string | null): string => {
+  const parsed = parseFieldSelector(fieldSelector ?? "")
+  if (Result.isFailure(parsed)) return ""
+  return parsed.success.find((r) => r.field === "metadata.name" && r.op === "=")?.value ?? ""
 }
 
 const initialNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"]
@@ -439,7 +450,7 @@ class Running {
       resource: r.type.plural,
       subresource: r.subresource,
       namespace: r.namespace,
-      name: r.name,
+      name: verb === "list" || verb === "watch" ? selectedName(q.get("fieldSelector")) : r.name,
       token: /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "",
       userAgent: req.headers["user-agent"] ?? ""
     })
