@@ -63,9 +63,19 @@ export const runSession = (
     let detectAt: number | undefined
     const send = (final: boolean) => transport.send(BfdPacket.encode(BfdFsm.packet(session, { final })))
     const apply = Effect.fnUntraced(function*(r: BfdFsm.StepResult) {
+      const before = BfdFsm.transmitInterval(session)
       session = r.session
       yield* SubscriptionRef.set(state, session.state)
       if (r.sendNow !== "none" && !(config.passive && session.remoteDiscr === 0)) yield* send(r.sendNow === "final")
+      // A faster rate (we came Up, or the peer asks for more) applies at once: the peer's detection time shrinks with
+      // the interval we advertise, so the next periodic packet must not wait for the slow schedule (§6.8.3: a
+      // decrease takes effect immediately). Otherwise the peer declares us down right after the session comes Up.
+      const after = BfdFsm.transmitInterval(session)
+      if (after !== undefined && (before === undefined || after < before)) {
+        const now = yield* Clock.currentTimeMillis
+        const random = yield* Random.next
+        nextTx = Math.min(nextTx, now + toMillis(BfdFsm.jittered(after, config.detectMult, random)))
+      }
       if (r.wentUp) yield* PubSub.publish(events, { _tag: "Up", peer })
       if (r.wentDown) yield* PubSub.publish(events, { _tag: "Down", peer, diag: session.localDiag })
     })
