@@ -21,7 +21,10 @@ export interface SpeakerLab<K extends string> {
   readonly hosts: Record<K | "api", Netns.Host>
   readonly server: ApiServer
   readonly kubeconfig: string
-  /** Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has loaded the config. */
+  /**
+   * Starts `metallb speaker --node-name NODE` in the node's namespace (with the lab's flags, which `args` may
+   * override); waits until it has loaded the config.
+   */
   readonly startSpeaker: (node: K, args?: ReadonlyArray<string>) => Effect.Effect<Netns.LabProcess, Netns.LabError>
   readonly upsert: (...objects: ReadonlyArray<JsonObject>) => Effect.Effect<void>
   readonly list: (kind: "ServiceL2Status" | "ServiceBGPStatus") => ReadonlyArray<JsonObject>
@@ -52,6 +55,15 @@ const unixToTcp = (path: string, port: number) => {
       for (const socket of open) socket.destroy()
     }))
   )
+}
+
+/** The lab's speaker flags; `startSpeaker(node, args)` overrides any of them. */
+const speakerDefaults: Readonly<Record<string, string>> = {
+  "--port": "0",
+  "--health-probe-port": "0",
+  "--log-level": "debug",
+  "--l2-profile": "fast",
+  "--bfd-port": "0"
 }
 
 /** `nodes` get Node objects and run speakers; `others` (clients, routers) are plain hosts on the LAN. */
@@ -85,6 +97,9 @@ export const make = <const K extends string, const O extends string = never>(
 
     const startSpeaker = (node: K, args: ReadonlyArray<string> = []) =>
       Effect.gen(function*() {
+        // The program refuses a flag given twice: a default goes when `args` sets that flag.
+        const given = new Set(args.filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]))
+        const defaults = Object.entries(speakerDefaults).filter(([flag]) => !given.has(flag)).flat()
         const p = yield* lab.spawn(hosts[node].ns, [
           process.execPath,
           join(root, "src/cli/main.ts"),
@@ -92,11 +107,7 @@ export const make = <const K extends string, const O extends string = never>(
           "--node-name", node,
           "--namespace", NS,
           "--kubeconfig", kubeconfig,
-          "--port", "0",
-          "--health-probe-port", "0",
-          "--log-level", "debug",
-          "--l2-profile", "fast",
-          "--bfd-port", "0",
+          ...defaults,
           ...args
         ], { name: `speaker ${node}` })
         yield* p.waitFor(/"event":"startup"/, { timeout: "20 seconds" })
