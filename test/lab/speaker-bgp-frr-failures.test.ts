@@ -120,7 +120,7 @@ describe.skipIf(gate.skip)("metallb speaker against FRR: failures", () => {
           const up = ps.filter((p) => p.status === "up").map((p) => p.peer).toSorted()
           return up.join() === all.join() ? Effect.succeed(up) : notYet(`BFD peers ${JSON.stringify(ps.map((p) => [p.peer, p.status]))}`)
         })
-      ), "20 seconds")
+      ), "30 seconds")
       yield* bfdUp
 
       // How long FRR took, by its own log (microsecond stamps), from `t0` to its Cease / BFD Down to the node: BFD

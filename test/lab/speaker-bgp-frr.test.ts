@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Routers from "../../src/testing/Routers.ts"
-import { kernelNexthops, throughout } from "./bgpLab.ts"
+import { eventually, kernelNexthops, notYet, throughout } from "./bgpLab.ts"
 import { labGate } from "./prerequisites.ts"
 import {
   bgpAdvertisement,
@@ -82,7 +82,10 @@ describe.skipIf(gate.skip)("metallb speaker against FRR: sessions and attributes
         assert.deepStrictEqual(sorted(p.communities), ["64500:100", "64500:7"])
         assert.deepStrictEqual(sorted(p.largeCommunities), ["64500:1:2", "64500:7:7"])
       }
-      assert.deepStrictEqual(sorted(yield* kernelNexthops(l.lab, l.others.rtr.ns, "2001:db8:ffff::10")), sorted(v6Hops))
+      // zebra installs the three next hops in the router's kernel (a moment after the RIB settles).
+      yield* eventually("the /128 with three next hops in the router's FIB", kernelNexthops(l.lab, l.others.rtr.ns, "2001:db8:ffff::10").pipe(
+        Effect.flatMap((hops) => (sorted(hops).join() === sorted(v6Hops).join() ? Effect.succeed(hops) : notYet(`FIB next hops [${hops.join(", ")}]`)))
+      ))
 
       // aggregationLength 28: the two Services' /32s are one /28, and neither /32 reaches FRR.
       const agg = yield* pathsFrom(frr, "203.0.113.16/28", v4Hops)
