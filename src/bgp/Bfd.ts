@@ -63,9 +63,20 @@ export const runSession = (
     let detectAt: number | undefined
     const send = (final: boolean) => transport.send(BfdPacket.encode(BfdFsm.packet(session, { final })))
     const apply = Effect.fnUntraced(function*(r: BfdFsm.StepResult) {
+      const before = BfdFsm.transmitInterval(session)
       session = r.session
       yield* SubscriptionRef.set(state, session.state)
       if (r.sendNow !== "none" && !(config.passive && session.remoteDiscr === 0)) yield* send(r.sendNow === "final")
+      // A faster rate (we came Up, or the peer asks for more) applies at once: the peer's detection time shrinks with
+      // the interval we advertise, so the next periodic packet must not wait for the slow schedule (§6.8.3: a
+      // decrease takes effect immediately). Otherwise the peer declares us down right after the session comes Up
+      // (FRR and BIRD both shorten their detection time as soon as they read our new DesiredMinTx).
+      const after = BfdFsm.transmitInterval(session)
+      if (after !== undefined && (before === undefined || after < before)) {
+        const now = yield* Clock.currentTimeMillis
+        const random = yield* Random.next
+        nextTx = Math.min(nextTx, now + toMillis(BfdFsm.jittered(after, config.detectMult, random)))
+      }
       if (r.wentUp) yield* PubSub.publish(events, { _tag: "Up", peer })
       if (r.wentDown) yield* PubSub.publish(events, { _tag: "Down", peer, diag: session.localDiag })
     })
@@ -90,13 +101,6 @@ export const runSession = (
           yield* apply(r)
           const detection = BfdFsm.detectionTime(session)
           detectAt = detection === undefined ? undefined : at + toMillis(detection)
-          // A faster rate (Up: the profile's interval instead of the slow 1 s) applies at once: the peer shortens its
-          // detection time as soon as it reads our new DesiredMinTx (BIRD does), so the next packet must not wait for
-          // the slow schedule.
-          const faster = BfdFsm.transmitInterval(session)
-          if (faster !== undefined && nextTx - at > toMillis(faster)) {
-            nextTx = at + toMillis(BfdFsm.jittered(faster, config.detectMult, yield* Random.next))
-          }
         }
         continue
       }

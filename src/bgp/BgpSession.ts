@@ -94,7 +94,10 @@ export interface Session {
   readonly sendUpdates: (connection: number, updates: ReadonlyArray<UpdateMessage>) => Effect.Effect<boolean>
   /**
    * Stops the session for good with Cease and this subcode (RFC 4486: 3 Peer De-configured, 6 Other Configuration
-   * Change, ...); closing the scope does the same with 2 Administrative Shutdown. Waits up to 1 s for the send.
+   * Change, ...); closing the scope does the same with 2 Administrative Shutdown — except when graceful restart was
+   * negotiated: then the scope closing is a restart of this speaker (a rolling update), and the connection ends without
+   * a NOTIFICATION so that the peer keeps our routes (stale) until we are back (RFC 4724 §4.2). Waits up to 1 s for
+   * the send.
    */
   readonly stop: (subcode: number) => Effect.Effect<void>
 }
@@ -247,7 +250,8 @@ type Input =
   | { readonly _tag: "FrameError"; readonly conn: number; readonly notification: Fsm.Notification }
   | { readonly _tag: "BfdDown" }
   | { readonly _tag: "Incoming"; readonly socket: net.Socket }
-  | { readonly _tag: "Stop"; readonly subcode: number; readonly done: Deferred.Deferred<void> }
+  /** `subcode` undefined: stop for a graceful restart (see Session.stop). */
+  | { readonly _tag: "Stop"; readonly subcode: number | undefined; readonly done: Deferred.Deferred<void> }
 
 interface Connection {
   readonly id: number
@@ -488,6 +492,18 @@ export const open = (
         }
       })
 
+    /**
+     * RFC 4724 §4.2: to a helper, a connection that ends without a NOTIFICATION is the peer restarting: it keeps our
+     * routes, marked stale, until we are back and send End-of-RIB (or our restart time runs out). Only when the peer
+     * announced graceful restart; the FSM goes to Idle as if the transport had failed, which is what the peer sees.
+     */
+    const stopForRestart = (conn: Connection) =>
+      Effect.gen(function*() {
+        yield* log("stopping for a graceful restart: closing the connection without a NOTIFICATION, the peer keeps our routes")
+        yield* closeSocket(conn)
+        yield* step({ _tag: "TcpConnectionFails" })
+      })
+
     const step = (event: Fsm.FsmEvent): Effect.Effect<void> =>
       Effect.gen(function*() {
         const [next, actions] = Fsm.step(fsm, event)
@@ -638,7 +654,11 @@ export const open = (
             yield* FiberHandle.clear(reconnect)
             if (pending !== undefined) yield* closeSocket(pending)
             pending = undefined
-            yield* step({ _tag: "ManualStop", subcode: item.subcode })
+            if (item.subcode === undefined && fsm.name === "Established" && current?.negotiated?.peerGracefulRestart !== undefined) {
+              yield* stopForRestart(current)
+            } else {
+              yield* step({ _tag: "ManualStop", subcode: item.subcode ?? CeaseSubcode.AdministrativeShutdown })
+            }
             yield* Deferred.succeed(item.done, undefined)
             return
         }
@@ -664,7 +684,7 @@ export const open = (
       )
     }
 
-    const stop = (subcode: number) =>
+    const stop = (subcode: number | undefined) =>
       Effect.gen(function*() {
         const done = yield* Deferred.make<void>()
         yield* Queue.offer(inbox, { _tag: "Stop", subcode, done })
@@ -672,7 +692,7 @@ export const open = (
       })
 
     yield* Effect.addFinalizer(() =>
-      Effect.andThen(stop(CeaseSubcode.AdministrativeShutdown), Metrics.remove(Metrics.bgpSessionUp, labels))
+      Effect.andThen(stop(config.gracefulRestart === undefined ? CeaseSubcode.AdministrativeShutdown : undefined), Metrics.remove(Metrics.bgpSessionUp, labels))
     )
 
     if (listener !== undefined) {

@@ -155,10 +155,13 @@ const pair = (cfg: BfdFsm.BfdConfig) =>
     const eventsA = yield* PubSub.unbounded<Bfd.BfdEvent>()
     const downsA = yield* Stream.fromPubSub(eventsA).pipe(Stream.filter((e) => e._tag === "Down"), Stream.take(1),
       Stream.runCollect, Effect.forkScoped)
+    // Every state change of A, in order (a flap shows as Up, Down, Up, ...).
+    const changesA: Array<string> = []
+    yield* Stream.fromPubSub(eventsA).pipe(Stream.runForEach((e) => Effect.sync(() => changesA.push(e._tag))), Effect.forkScoped)
     const eventsB = yield* PubSub.unbounded<Bfd.BfdEvent>()
     const fa = yield* Effect.forkScoped(Bfd.runSession("b", cfg, 11, { send: deliver(inboxB) }, inboxA, stateA, eventsA))
     const fb = yield* Effect.forkScoped(Bfd.runSession("a", cfg, 22, { send: deliver(inboxA) }, inboxB, stateB, eventsB))
-    return { link, stateA, stateB, downsA, fa, fb }
+    return { link, stateA, stateB, downsA, changesA, fa, fb }
   })
 
 describe("Bfd session loop (TestClock)", () => {
@@ -219,6 +222,16 @@ describe("Bfd session loop (TestClock)", () => {
       const gaps = times.slice(1).map((t, i) => t - (times[i] ?? t))
       assert.isAtLeast(gaps.length, 20)
       assert.isAtMost(Math.max(...gaps), 100, `gaps after Up: ${gaps.join(", ")} ms`)
+    }))
+
+  it.effect("comes up once and stays up: the fast rate starts with Up, before the peer's shorter detection time runs out", () =>
+    Effect.gen(function*() {
+      const p = yield* pair(config)
+      // Both sides start at the slow rate (1 s); once Up they advertise 100 ms, so the other side's detection time
+      // drops to 300 ms at once: a packet sent on the old 1 s schedule would come too late, and the session flap.
+      yield* TestClock.adjust("10 seconds")
+      assert.deepStrictEqual(p.changesA, ["Up"])
+      assert.strictEqual(yield* SubscriptionRef.get(p.stateB), "Up")
     }))
 
   it.effect("stopping one side sends AdminDown so the other goes down at once", () =>

@@ -7,7 +7,7 @@ import * as BgpSession from "../../src/bgp/BgpSession.ts"
 import { decodeMessage, encodeMessage } from "../../src/bgp/Codec.ts"
 import type { BgpMessage } from "../../src/bgp/Message.ts"
 import { AS_TRANS } from "../../src/bgp/Message.ts"
-import { establish, type FakeConnection, fakeRouter, keepalive, nextOf, peerConfig, routerOpen, until } from "./fakeRouter.ts"
+import { establish, establishWith, type FakeConnection, fakeRouter, keepalive, nextOf, peerConfig, routerOpen, until } from "./fakeRouter.ts"
 import { MessageReader } from "../../src/bgp/MessageReader.ts"
 import { makeOpen } from "../../src/bgp/Negotiation.ts"
 
@@ -83,6 +83,30 @@ describe("BgpSession reconnect schedule", () => {
     }))
 })
 
+// What the router saw when the session's scope closed: the messages that came, once our side has closed.
+const closeWith = (extra: Partial<BgpSession.PeerConfig>, open: Uint8Array) =>
+  Effect.gen(function*() {
+    const done = yield* Deferred.make<FakeConnection>()
+    yield* Effect.scoped(Effect.gen(function*() {
+      const { c } = yield* establishWith(extra, open)
+      yield* Deferred.succeed(done, c)
+    }))
+    const c = yield* Deferred.await(done)
+    yield* Effect.callback<void>((resume) => {
+      if (c.socket.readableEnded || c.socket.destroyed) return resume(Effect.void)
+      c.socket.once("end", () => resume(Effect.void))
+      c.socket.once("close", () => resume(Effect.void))
+    }).pipe(Effect.timeout("5 seconds"))
+    return (yield* Queue.clear(c.messages)).map((m) => m._tag)
+  })
+const grOpen = encodeMessage(makeOpen({
+  asn: 64512,
+  holdTime: 9,
+  bgpIdentifier: 0x01010101,
+  families: [{ afi: 1, safi: 1 }],
+  gracefulRestart: { restartTime: 120, restarting: false, forwardingPreserved: false }
+}))
+
 describe("BgpSession over loopback", () => {
   it.live("reaches Established with a router and sends our OPEN first", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -155,6 +179,29 @@ describe("BgpSession over loopback", () => {
       const c = yield* Deferred.await(done)
       const n = yield* nextOf(c, "Notification")
       assert.deepStrictEqual([n.code, n.subcode], [6, 2])
+    }))
+
+  it.live("with graceful restart negotiated, closing its scope is a restart: the connection ends without a NOTIFICATION", () =>
+    Effect.gen(function*() {
+      const seen = yield* closeWith({ gracefulRestart: { restartTime: 120 } }, grOpen)
+      assert.notInclude(seen, "Notification")
+    }))
+
+  it.live("graceful restart configured but not announced by the router: closing its scope still sends Cease", () =>
+    Effect.gen(function*() {
+      assert.include(yield* closeWith({ gracefulRestart: { restartTime: 120 } }, routerOpen()), "Notification")
+      // And announced by the router but not configured here: Cease too.
+      assert.include(yield* closeWith({}, grOpen), "Notification")
+    }))
+
+  it.live("with graceful restart negotiated, an explicit stop (peer removed) still sends its Cease", () =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const { c, session } = yield* establishWith({ gracefulRestart: { restartTime: 120 } }, grOpen)
+        yield* session.stop(3)
+        const n = yield* nextOf(c, "Notification")
+        assert.deepStrictEqual([n.code, n.subcode], [6, 3])
+      }))
     }))
 })
 

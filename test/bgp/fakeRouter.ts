@@ -61,14 +61,17 @@ export const nextOf = <T extends BgpMessage["_tag"]>(c: FakeConnection, tag: T) 
     }
   }).pipe(Effect.timeout("5 seconds"))
 
-export const establish = Effect.gen(function*() {
+/** A session with the fake router (our config plus `extra`, the router's OPEN `open`), up to Established. */
+export const establishWith = (extra: Partial<BgpSession.PeerConfig> = {}, open: Uint8Array = routerOpen()) => Effect.gen(function*() {
   const router = yield* fakeRouter
-  const session = yield* BgpSession.open(peerConfig(router.port), { nodeName: "n1" })
+  const session = yield* BgpSession.open(peerConfig(router.port, extra), { nodeName: "n1" })
   const c = yield* Queue.take(router.connections)
-  const open = yield* nextOf(c, "Open")
-  yield* c.send(routerOpen())
+  const ours = yield* nextOf(c, "Open")
+  yield* c.send(open)
   yield* c.send(keepalive)
   yield* nextOf(c, "Keepalive")
   yield* until(session.status, (s) => s.established !== undefined)
-  return { router, session, c, open }
+  return { router, session, c, open: ours }
 })
+
+export const establish = establishWith()

@@ -4,19 +4,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Ref, Schedule } from "effect"
 import * as Netns from "../../src/testing/Netns.ts"
 import * as Routers from "../../src/testing/Routers.ts"
-import { ebgpPeer, eventually, frrEbgp, frrLogTime, startNode } from "./bgpLab.ts"
+import { bfddConf, ebgpPeer, eventually, frrEbgp, frrLogTime, startNode } from "./bgpLab.ts"
 import { labGate } from "./prerequisites.ts"
 
 const gate = labGate(["ip", "vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "/usr/lib/frr/bfdd"])
 const vip = "203.0.113.10/32"
-
-const bfddConf = `bfd
- profile fast
-  receive-interval 100
-  transmit-interval 100
-  detect-multiplier 3
- exit
-exit`
 
 const setup = (bgpd: string, bfdd?: string) =>
   Effect.gen(function*() {

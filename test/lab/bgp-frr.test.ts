@@ -4,21 +4,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Netns from "../../src/testing/Netns.ts"
 import * as Routers from "../../src/testing/Routers.ts"
-import { ebgpPeer, eventually, frrEbgp, frrIbgp, startNode, throughout } from "./bgpLab.ts"
+import { ebgpPeer, eventually, frrEbgp, frrIbgp, kernelNexthops, startNode, throughout } from "./bgpLab.ts"
 import { labGate } from "./prerequisites.ts"
 
 const gate = labGate(["ip", "vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra"])
 const vip = "203.0.113.10/32"
-
-const kernelNexthops = (lab: Netns.Lab, ns: string, address: string) =>
-  lab.exec(ns, ["ip", "-j", address.includes(":") ? "-6" : "-4", "route", "show", address]).pipe(
-    Effect.map((r) => {
-      const routes = JSON.parse(r.stdout === "" ? "[]" : r.stdout) as ReadonlyArray<{ gateway?: string; nexthops?: ReadonlyArray<{ gateway?: string }> }>
-      const route = routes[0]
-      if (route === undefined) return []
-      return route.nexthops?.map((n) => n.gateway ?? "") ?? (route.gateway === undefined ? [] : [route.gateway])
-    })
-  )
 
 describe.skipIf(gate.skip)("BGP speaker against FRR", () => {
   it("has its prerequisites", () => {

@@ -111,6 +111,15 @@ ${options.password === undefined ? "" : ` neighbor NODES password ${options.pass
  exit-address-family
 !`
 
+/** lab-harness.md §2: bfdd's profile `fast` (100 ms × 3) that the BGP configurations' `bfd profile fast` names. */
+export const bfddConf = `bfd
+ profile fast
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 3
+ exit
+exit`
+
 /** lab-harness.md §2 iBGP variant: explicit passive neighbours in AS 64512. */
 export const frrIbgp = (neighbors: ReadonlyArray<string>) =>
   `router bgp 64512
@@ -136,6 +145,17 @@ export const ebgpPeer = (extra: Partial<PeerConfig> = {}): PeerConfig => ({
   holdTime: 9,
   ...extra
 })
+
+/** The next hops of the kernel route to `address` in `ns` (empty when there is none). */
+export const kernelNexthops = (lab: Netns.Lab, ns: string, address: string) =>
+  lab.exec(ns, ["ip", "-j", address.includes(":") ? "-6" : "-4", "route", "show", address]).pipe(
+    Effect.map((r) => {
+      const routes = JSON.parse(r.stdout === "" ? "[]" : r.stdout) as ReadonlyArray<{ gateway?: string; nexthops?: ReadonlyArray<{ gateway?: string }> }>
+      const route = routes[0]
+      if (route === undefined) return []
+      return route.nexthops?.map((n) => n.gateway ?? "") ?? (route.gateway === undefined ? [] : [route.gateway])
+    })
+  )
 
 /** `2026/11/26 13:50:01.123456` (FRR with `log timestamp precision 6`) or `2026-11-26T13:50:01.123456` (ip -ts) → epoch ms. */
 export const parseStamp = (text: string): number => {

@@ -57,6 +57,14 @@ const unixToTcp = (path: string, port: number) => {
   )
 }
 
+/** The lab's speaker flags; `startSpeaker(node, args)` overrides any of them. */
+const speakerDefaults: Readonly<Record<string, string>> = {
+  "--port": "0",
+  "--health-probe-port": "0",
+  "--log-level": "debug",
+  "--bfd-port": "0"
+}
+
 /** `nodes` get Node objects and run speakers; `others` (clients, routers) are plain hosts on the LAN. */
 export const make = <const K extends string, const O extends string = never>(
   nodes: Readonly<Record<K, number>>,
@@ -88,13 +96,9 @@ export const make = <const K extends string, const O extends string = never>(
 
     const startSpeaker = (node: K, args: ReadonlyArray<string> = [], options: { readonly kubeconfig?: string } = {}) =>
       Effect.gen(function*() {
-        // A default flag the caller gives too is left out (the program rejects a flag given twice).
-        const defaults = [
-          ["--port", "0"],
-          ["--health-probe-port", "0"],
-          ["--log-level", "debug"],
-          ["--bfd-port", "0"]
-        ].filter(([flag]) => !args.includes(flag ?? "")).flat()
+        // The program refuses a flag given twice: a default goes when `args` sets that flag.
+        const given = new Set(args.filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]))
+        const defaults = Object.entries(speakerDefaults).filter(([flag]) => !given.has(flag)).flat()
         const p = yield* lab.spawn(hosts[node].ns, [
           process.execPath,
           join(root, "src/cli/main.ts"),
