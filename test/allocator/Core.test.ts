@@ -216,6 +216,23 @@ describe("requests and conflicts (§3.9)", () => {
     assert.strictEqual(Core.stats(s)[0]?.ipv4.inUse, 1)
   })
 
+  it("keeps every other holder of a shared IP when one in the middle leaves", () => {
+    const s = twoPools()
+    allocated(s, shared("a", "k", [["TCP", 80]]))
+    allocated(s, shared("b", "k", [["TCP", 443]]))
+    allocated(s, shared("c", "k", [["UDP", 53]]))
+    assert.deepStrictEqual(Core.holdersOf(s, ip("192.0.2.10")), ["default/a", "default/b", "default/c"])
+    assert.isTrue(Core.release(s, "default/b"))
+    assert.deepStrictEqual(Core.holdersOf(s, ip("192.0.2.10")), ["default/a", "default/c"])
+    assert.strictEqual(reason(Core.allocate(s, shared("d", "k", [["TCP", 80]]))), `port TCP/80 is already in use on "192.0.2.10"`)
+    assert.deepStrictEqual(allocated(s, shared("d", "k", [["TCP", 443]])), ["192.0.2.10"])
+    assert.isTrue(Core.release(s, "default/a"))
+    assert.isTrue(Core.release(s, "default/c"))
+    assert.isTrue(Core.release(s, "default/d"))
+    assert.deepStrictEqual(Core.holdersOf(s, ip("192.0.2.10")), [])
+    assert.strictEqual(Core.stats(s)[0]?.ipv4.inUse, 0)
+  })
+
   it("refuses to join an IP whose holder does not share", () => {
     const s = twoPools()
     allocated(s, intent("a", { annotations: { "metallb.io/loadBalancerIPs": "192.0.2.10" } }))

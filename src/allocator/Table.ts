@@ -1,0 +1,141 @@
+/**
+ * Compact storage for the allocator's per-Service and per-address records: rows of small integers in one growable
+ * `Int32Array`, and strings (or values named by a string) interned with reference counts.
+ *
+ * At 100k Services an object per record, with its header, its own arrays and its own copies of strings, costs
+ * several hundred bytes; a row of `width` int32 columns costs `4 × width` bytes and no work for the garbage
+ * collector. References between records are row numbers, names are interned ids.
+ *
+ * @since 0.1.0
+ */
+
+/** Rows of `width` int32 columns; freed rows are reused (their first column links the free list). */
+export class Rows {
+  readonly width: number
+  private data: Int32Array
+  private capacity: number
+  private used = 0
+  private freeHead = -1
+  private live = 0
+
+  constructor(width: number, initialCapacity = 64) {
+    this.width = width
+    this.capacity = initialCapacity
+    this.data = new Int32Array(width * initialCapacity)
+  }
+
+  /** Rows in use. */
+  get size(): number {
+    return this.live
+  }
+
+  /** A fresh row with every column set to `fill`. */
+  alloc(fill: number): number {
+    let row = this.freeHead
+    if (row >= 0) {
+      this.freeHead = this.data[row * this.width] ?? -1
+    } else {
+      if (this.used === this.capacity) this.grow()
+      row = this.used++
+    }
+    this.data.fill(fill, row * this.width, (row + 1) * this.width)
+    this.live++
+    return row
+  }
+
+  free(row: number): void {
+    this.data[row * this.width] = this.freeHead
+    this.freeHead = row
+    this.live--
+  }
+
+  get(row: number, column: number): number {
+    return this.data[row * this.width + column] ?? -1
+  }
+
+  set(row: number, column: number, value: number): void {
+    this.data[row * this.width + column] = value
+  }
+
+  /** Forgets every row (capacity is kept). */
+  clear(): void {
+    this.used = 0
+    this.freeHead = -1
+    this.live = 0
+  }
+
+  private grow(): void {
+    // ×1.5 rather than ×2: the spare capacity is what a doubling would waste at 100k rows.
+    this.capacity = Math.max(64, Math.ceil(this.capacity * 1.5))
+    const data = new Int32Array(this.width * this.capacity)
+    data.set(this.data)
+    this.data = data
+  }
+}
+
+/**
+ * Values named by a string, each stored once while anything refers to it: `acquire` by name (creating the value on
+ * first use), `release` by id. Id 0 is the empty name, permanent and never counted.
+ */
+export class Interner<A> {
+  private readonly ids = new Map<string, number>()
+  private readonly names: Array<string> = [""]
+  private readonly empty: A
+  private readonly values: Array<A>
+  private readonly refs: Array<number> = [0]
+  private readonly freeIds: Array<number> = []
+
+  /** `emptyValue` is the value of the empty name (id 0). */
+  constructor(emptyValue: A) {
+    this.empty = emptyValue
+    this.values = [emptyValue]
+  }
+
+  /** Distinct names currently held (the empty one excluded). */
+  get size(): number {
+    return this.ids.size
+  }
+
+  acquire(name: string, make: (name: string) => A): number {
+    if (name === "") return 0
+    const known = this.ids.get(name)
+    if (known !== undefined) {
+      this.refs[known] = (this.refs[known] ?? 0) + 1
+      return known
+    }
+    const id = this.freeIds.pop() ?? this.names.length
+    this.ids.set(name, id)
+    this.names[id] = name
+    this.values[id] = make(name)
+    this.refs[id] = 1
+    return id
+  }
+
+  release(id: number): void {
+    if (id === 0) return
+    const left = (this.refs[id] ?? 1) - 1
+    this.refs[id] = left
+    if (left > 0) return
+    const name = this.names[id]
+    if (name !== undefined) this.ids.delete(name)
+    this.names[id] = ""
+    this.values[id] = this.empty
+    this.freeIds.push(id)
+  }
+
+  name(id: number): string {
+    return this.names[id] ?? ""
+  }
+
+  value(id: number): A {
+    return this.values[id] ?? this.empty
+  }
+
+  clear(): void {
+    this.ids.clear()
+    this.names.length = 1
+    this.values.length = 1
+    this.refs.length = 1
+    this.freeIds.length = 0
+  }
+}
