@@ -96,6 +96,8 @@ interface FamilySpace {
   readonly ranges: ReadonlyArray<readonly [bigint, bigint]>
   /** Coordinates are stored relative to this one, so that they fit a number. */
   readonly base: bigint
+  /** `base` as a number (exact for IPv4, the only family that uses it). */
+  readonly baseNumber: number
   free: FreeSet
   /** Addresses in use: offset → address row. */
   readonly used: Map<Offset, number>
@@ -149,9 +151,9 @@ export interface AllocatorState {
   /** Address row → signature of the ports in use on it, under which it is filed in `space.shared` ("" if not). */
   readonly signatures: Array<string>
   /** Sharing and backend keys. */
-  readonly names: Interner<string>
-  /** Port lists of Services (the first Service's list stands for every equal one). */
-  readonly portLists: Interner<ReadonlyArray<Port>>
+  readonly names: Interner<string, string>
+  /** Port lists of Services, by identity (intents share equal lists, see `ServiceIntent.ts`). */
+  readonly portLists: Interner<ReadonlyArray<Port>, ReadonlyArray<Port>>
   /**
    * While true (the restore phase of {@link rebuild}) commits and releases leave the free sets alone; they are
    * recomputed in one pass afterwards. Restoring only assigns known IPs, which never consults the free sets.
@@ -172,8 +174,8 @@ export const empty = (): AllocatorState => ({
   addresses: new Rows(AddressColumns),
   offsets: [],
   signatures: [],
-  names: new Interner(""),
-  portLists: new Interner(NoPorts),
+  names: new Interner("", ""),
+  portLists: new Interner(NoPorts, NoPorts),
   freeSetsStale: false
 })
 
@@ -242,12 +244,14 @@ const makeSpace = (pool: Pool, family: Ip.Family, index: number): FamilySpace | 
   for (const c of cidrs) total += cidrCapacity(c, pool.avoidBuggyIPs)
   const ranges = mergeRanges(cidrs)
   const first = ranges[0]?.[0] ?? 0n
+  const base = buggy ? (first >> 8n) * 254n + (first & 255n) - 1n : first
   return {
     index,
     family,
     buggy,
     ranges,
-    base: buggy ? (first >> 8n) * 254n + (first & 255n) - 1n : first,
+    base,
+    baseNumber: Number(base),
     free: FreeSet.fromRanges(ranges.map(([a, b]) => coordRange(buggy, a, b))),
     used: new Map(),
     total: total > MaxInt64 || cidrs.some((c) => Cidr.hostBits(c) >= 62) ? MaxInt64 : total,
@@ -279,8 +283,10 @@ const poolEntryFor = (state: AllocatorState, ip: Ip.IpAddress): PoolEntry | unde
 /** The one pool holding all of `ips`, as MetalLB requires of an assignment. */
 const poolEntryForAll = (state: AllocatorState, ips: ReadonlyArray<Ip.IpAddress>): PoolEntry | undefined => {
   let found: PoolEntry | undefined
-  for (const ip of ips) {
-    const entry = poolEntryFor(state, ip)
+  // Indexed: `for…of` over a frozen array (an intent's parsed status) allocates an iterator result per element.
+  for (let i = 0; i < ips.length; i++) {
+    const ip = ips[i]
+    const entry = ip === undefined ? undefined : poolEntryFor(state, ip)
     if (entry === undefined || (found !== undefined && found !== entry)) return undefined
     found = entry
   }
@@ -301,6 +307,14 @@ const offsetOf = (space: FamilySpace, coord: bigint): Offset => {
   return offset <= MaxExact && offset >= -MaxExact ? Number(offset) : offset
 }
 
+/** {@link offsetOf} of an address value; IPv4 in plain numbers (no bigint arithmetic on the hot path). */
+const offsetOfValue = (space: FamilySpace, value: bigint): Offset => {
+  if (space.family !== 4) return offsetOf(space, toCoord(space, value))
+  const v = Number(value)
+  const low = v % 256
+  return (space.buggy ? (v - low) / 256 * 254 + low - 1 : v) - space.baseNumber
+}
+
 const coordOfRow = (state: AllocatorState, space: FamilySpace, row: number): bigint =>
   space.base + BigInt(state.offsets[row] ?? 0)
 
@@ -318,13 +332,13 @@ const addressRowOf = (state: AllocatorState, ip: Ip.IpAddress): number => {
   const entry = poolEntryFor(state, ip)
   const space = entry === undefined ? undefined : spaceOf(entry, ip.family)
   if (space === undefined) return -1
-  return space.used.get(offsetOf(space, toCoord(space, ip.value))) ?? -1
+  return space.used.get(offsetOfValue(space, ip.value)) ?? -1
 }
 
 /** The IPs of a Service row, in status order. */
 const ipsOfRow = (state: AllocatorState, row: number): ReadonlyArray<Ip.IpAddress> => {
   const out: Array<Ip.IpAddress> = []
-  for (const position of [0, 1]) {
+  for (let position = 0; position < 2; position++) {
     const address = state.services.get(row, SAddress + position)
     const ip = address < 0 ? undefined : addressOfRow(state, address)
     if (ip !== undefined) out.push(ip)
@@ -366,13 +380,6 @@ const unlink = (state: AllocatorState, address: number, row: number, position: n
   }
 }
 
-/** An injective text of a port list (the interning key). */
-const portsName = (ports: ReadonlyArray<Port>): string => {
-  let out = ""
-  for (const p of ports) out += `${p.protocol.length}:${p.protocol}/${p.port},`
-  return out
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Sharing
 
@@ -385,8 +392,8 @@ const sharingProblem = (
   sharingKey: string,
   backendKey: string
 ): string | undefined => {
-  const existingSharing = state.names.name(state.addresses.get(address, ASharing))
-  const existingBackend = state.names.name(state.addresses.get(address, ABackend))
+  const existingSharing = state.names.key(state.addresses.get(address, ASharing))
+  const existingBackend = state.names.key(state.addresses.get(address, ABackend))
   if (existingSharing === "") return "existing service does not allow sharing"
   if (sharingKey === "") return "new service does not allow sharing"
   if (existingSharing !== sharingKey) {
@@ -454,7 +461,7 @@ const sortedRemove = (list: Array<bigint>, value: bigint): void => {
 }
 
 const sharedKeyOfRow = (state: AllocatorState, address: number): string =>
-  sharedKey(state.names.name(state.addresses.get(address, ASharing)), state.names.name(state.addresses.get(address, ABackend)))
+  sharedKey(state.names.key(state.addresses.get(address, ASharing)), state.names.key(state.addresses.get(address, ABackend)))
 
 /** Files a shared-key address under its keys and the ports its holders use (its holders must be linked). */
 const indexShared = (state: AllocatorState, address: number): void => {
@@ -499,7 +506,7 @@ export const release = (state: AllocatorState, key: string): boolean => {
   const row = state.rows.get(key)
   if (row === undefined) return false
   state.rows.delete(key)
-  for (const position of [0, 1]) {
+  for (let position = 0; position < 2; position++) {
     const address = state.services.get(row, SAddress + position)
     if (address < 0) continue
     unindexShared(state, address)
@@ -535,14 +542,14 @@ interface Allocation {
   readonly backendKey: string
 }
 
+const identity = <A>(a: A): A => a
+
 const setName = (state: AllocatorState, rows: Rows, row: number, column: number, name: string): void => {
   // Acquired before the old one is released, so that keeping the same name never drops it in between.
   const id = state.names.acquire(name, identity)
   state.names.release(rows.get(row, column))
   rows.set(row, column, id)
 }
-
-const identity = (name: string): string => name
 
 /** Records an allocation already validated against pools and sharing. */
 const commit = (state: AllocatorState, key: string, entry: PoolEntry, allocation: Allocation): void => {
@@ -552,7 +559,7 @@ const commit = (state: AllocatorState, key: string, entry: PoolEntry, allocation
   state.rows.set(key, row)
   state.keys[row] = key
   services.set(row, SPool, entry.index)
-  services.set(row, SPorts, state.portLists.acquire(portsName(allocation.ports), () => allocation.ports))
+  services.set(row, SPorts, state.portLists.acquire(allocation.ports, identity))
   services.set(row, SSharing, 0)
   services.set(row, SBackend, 0)
   setName(state, services, row, SSharing, allocation.sharingKey)
@@ -560,11 +567,10 @@ const commit = (state: AllocatorState, key: string, entry: PoolEntry, allocation
   allocation.ips.forEach((ip, position) => {
     const space = spaceOf(entry, ip.family)
     if (space === undefined) return
-    const coord = toCoord(space, ip.value)
-    const offset = offsetOf(space, coord)
+    const offset = offsetOfValue(space, ip.value)
     let address = space.used.get(offset)
     if (address === undefined) {
-      if (!state.freeSetsStale) space.free.take(coord)
+      if (!state.freeSetsStale) space.free.take(toCoord(space, ip.value))
       address = addresses.alloc(-1)
       addresses.set(address, ASpace, space.index)
       addresses.set(address, ASharing, 0)
@@ -586,13 +592,6 @@ const commit = (state: AllocatorState, key: string, entry: PoolEntry, allocation
 
 // ---------------------------------------------------------------------------------------------------------------
 // Assign
-
-const claimOf = (intent: ServiceIntent): Claim => ({
-  key: intent.key,
-  ports: intent.ports,
-  sharingKey: intent.sharingKey,
-  backendKey: intent.backendKey
-})
 
 const formatIps = (ips: ReadonlyArray<Ip.IpAddress>): Array<string> => ips.map(Ip.format)
 
@@ -621,11 +620,9 @@ export const assign = (
   if (a !== undefined && b !== undefined && a.family === b.family) {
     return fail(`${goQuote(Ip.format(a))} ${goQuote(Ip.format(b))} has the same family`)
   }
-  const claim = claimOf(intent)
-  for (const ip of ips) {
-    const problem = checkSharing(state, claim, ip)
-    if (problem !== undefined) return fail(problem)
-  }
+  const problem = (a === undefined ? undefined : checkSharing(state, intent, a)) ??
+    (b === undefined ? undefined : checkSharing(state, intent, b))
+  if (problem !== undefined) return fail(problem)
   if (expectedPool !== undefined && entry.pool.name !== expectedPool) {
     return fail(
       `requested loadBalancer IP(s) ${goQuoteList(formatIps(ips))} is not compatible with requested address pool ${expectedPool}`
@@ -710,7 +707,7 @@ const findBestPool = (
   intent: ServiceIntent,
   family: ServiceFamily
 ): Candidate | undefined => {
-  const claim = claimOf(intent)
+  const claim: Claim = intent
   const primary = intent.primaryFamily
   const secondary: Ip.Family = primary === 4 ? 6 : 4
   const prefer = intent.ipFamilyPolicy === "PreferDualStack" && family === "dual"
@@ -788,7 +785,7 @@ const allocateFromPool = (
   }
   const entry = state.pools.get(poolName)
   if (entry === undefined) return fail(`unknown pool ${goQuote(poolName)}`)
-  const ips = selectIps(candidateOf(entry, claimOf(intent)), family, intent)
+  const ips = selectIps(candidateOf(entry, intent), family, intent)
   if (ips._tag === "Fail") return ips
   return assign(state, intent, ips.value)
 }
@@ -828,7 +825,7 @@ const allocateAdditional = (
   const entry = state.pools.get(poolName)
   if (entry === undefined) return fail(`unknown pool ${goQuote(poolName)}`)
   const family: Ip.Family = existing.family === 4 ? 6 : 4
-  const extra = ipOfFamily(candidateOf(entry, claimOf(intent)), family)
+  const extra = ipOfFamily(candidateOf(entry, intent), family)
   if (extra === undefined) return fail(`no available IPs in pool ${entry.pool.name} for ipv${family} IPFamily`)
   return assign(state, intent, [existing, extra])
 }
@@ -921,8 +918,8 @@ export const setPools = (state: AllocatorState, pools: ReadonlyArray<Pool>): Poo
     pool: poolNameOfRow(state, row),
     ips: ipsOfRow(state, row),
     ports: state.portLists.value(state.services.get(row, SPorts)),
-    sharingKey: state.names.name(state.services.get(row, SSharing)),
-    backendKey: state.names.name(state.services.get(row, SBackend))
+    sharingKey: state.names.key(state.services.get(row, SSharing)),
+    backendKey: state.names.key(state.services.get(row, SBackend))
   }))
   const byName = new Map<string, Pool>()
   for (const pool of pools.toSorted((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
@@ -999,7 +996,10 @@ const usedCoords = (space: FamilySpace): Array<bigint> => {
     if (typeof o !== "number") return [...space.used.keys()].map((x) => space.base + BigInt(x)).toSorted(compareBigint)
     numbers[i++] = o
   }
-  return Array.from(numbers.toSorted(), (o) => space.base + BigInt(o))
+  const sorted = numbers.toSorted()
+  const out = new Array<bigint>(sorted.length)
+  for (let j = 0; j < sorted.length; j++) out[j] = space.base + BigInt(sorted[j] ?? 0)
+  return out
 }
 
 /** Recomputes every free set from the used addresses: O(n log n), used after bulk changes. */

@@ -74,39 +74,43 @@ export class Rows {
 }
 
 /**
- * Values named by a string, each stored once while anything refers to it: `acquire` by name (creating the value on
- * first use), `release` by id. Id 0 is the empty name, permanent and never counted.
+ * Values stored once while anything refers to them, by key: `acquire` a key (creating its value on first use),
+ * `release` by id. Id 0 is the empty key, permanent and never counted. Keys are compared as Map keys (strings by
+ * value, objects by identity).
  */
-export class Interner<A> {
-  private readonly ids = new Map<string, number>()
-  private readonly names: Array<string> = [""]
+export class Interner<K, A> {
+  private readonly ids = new Map<K, number>()
+  private readonly emptyKey: K
   private readonly empty: A
+  private readonly keys: Array<K>
   private readonly values: Array<A>
   private readonly refs: Array<number> = [0]
   private readonly freeIds: Array<number> = []
 
-  /** `emptyValue` is the value of the empty name (id 0). */
-  constructor(emptyValue: A) {
+  /** `emptyKey` is id 0 and stands for `emptyValue`. */
+  constructor(emptyKey: K, emptyValue: A) {
+    this.emptyKey = emptyKey
     this.empty = emptyValue
+    this.keys = [emptyKey]
     this.values = [emptyValue]
   }
 
-  /** Distinct names currently held (the empty one excluded). */
+  /** Distinct keys currently held (the empty one excluded). */
   get size(): number {
     return this.ids.size
   }
 
-  acquire(name: string, make: (name: string) => A): number {
-    if (name === "") return 0
-    const known = this.ids.get(name)
+  acquire(key: K, make: (key: K) => A): number {
+    if (key === this.emptyKey) return 0
+    const known = this.ids.get(key)
     if (known !== undefined) {
       this.refs[known] = (this.refs[known] ?? 0) + 1
       return known
     }
-    const id = this.freeIds.pop() ?? this.names.length
-    this.ids.set(name, id)
-    this.names[id] = name
-    this.values[id] = make(name)
+    const id = this.freeIds.pop() ?? this.keys.length
+    this.ids.set(key, id)
+    this.keys[id] = key
+    this.values[id] = make(key)
     this.refs[id] = 1
     return id
   }
@@ -116,15 +120,14 @@ export class Interner<A> {
     const left = (this.refs[id] ?? 1) - 1
     this.refs[id] = left
     if (left > 0) return
-    const name = this.names[id]
-    if (name !== undefined) this.ids.delete(name)
-    this.names[id] = ""
+    this.ids.delete(this.key(id))
+    this.keys[id] = this.emptyKey
     this.values[id] = this.empty
     this.freeIds.push(id)
   }
 
-  name(id: number): string {
-    return this.names[id] ?? ""
+  key(id: number): K {
+    return this.keys[id] ?? this.emptyKey
   }
 
   value(id: number): A {
@@ -133,7 +136,7 @@ export class Interner<A> {
 
   clear(): void {
     this.ids.clear()
-    this.names.length = 1
+    this.keys.length = 1
     this.values.length = 1
     this.refs.length = 1
     this.freeIds.length = 0

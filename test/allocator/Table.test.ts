@@ -57,14 +57,14 @@ describe("Rows", () => {
 })
 
 describe("Interner", () => {
-  it("holds a value exactly while some acquire is not released, and gives equal names one id", () => {
+  it("holds a value exactly while some acquire is not released, and gives equal keys one id", () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant("acquire" as const), name: fc.constantFrom("", "a", "b", "c", "d") }),
       fc.record({ kind: fc.constant("release" as const), pick: fc.nat() })
     )
     fc.assert(
       fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
-        const interner = new Interner<{ readonly name: string }>({ name: "" })
+        const interner = new Interner<string, { readonly name: string }>("", { name: "" })
         const held: Array<readonly [string, number]> = []
         let made = 0
         for (const o of ops) {
@@ -84,11 +84,11 @@ describe("Interner", () => {
           const names = new Set(held.map(([name]) => name).filter((n) => n !== ""))
           assert.strictEqual(interner.size, names.size)
           for (const [name, id] of held) {
-            assert.strictEqual(interner.name(id), name)
+            assert.strictEqual(interner.key(id), name)
             assert.strictEqual(interner.value(id).name, name)
           }
         }
-        // A value is made once per stretch of being held, never for the empty name.
+        // A value is made once per stretch of being held, never for the empty key.
         assert.isAtMost(made, ops.filter((o) => o.kind === "acquire" && o.name !== "").length)
       })
     )
