@@ -78,9 +78,20 @@ const freshState = () => {
   return state
 }
 
-/** One line per Service: its status IPs, comma-separated. */
-const readStatuses = (file: string): Array<ReadonlyArray<string>> =>
-  readFileSync(file, "utf8").split("\n").slice(0, services).map((line) => (line === "" ? [] : line.split(",")))
+/**
+ * One line per Service: its status IPs, comma-separated. Read line by line as the Services are built, as a list
+ * response is decoded object by object: no table of all statuses outlives the intents that hold them.
+ */
+const statusReader = (file: string): (i: number) => ReadonlyArray<string> => {
+  const text = readFileSync(file, "utf8")
+  let at = 0
+  return () => {
+    const end = text.indexOf("\n", at)
+    const line = text.slice(at, end < 0 ? text.length : end)
+    at = end < 0 ? text.length : end + 1
+    return line === "" ? [] : line.split(",")
+  }
+}
 
 interface PhaseFigures {
   readonly seconds: number
@@ -134,10 +145,7 @@ const allocatePhase = (file: string): PhaseFigures => {
 /** A restarted controller: reads the Services with their status and rebuilds a fresh state from them. */
 const rebuildPhase = (file: string): PhaseFigures => {
   const baselineRssMB = mb(process.memoryUsage().rss)
-  const extract = time(() => {
-    const statuses = readStatuses(file)
-    return intentsOf((i) => statuses[i] ?? [])
-  })
+  const extract = time(() => intentsOf(statusReader(file)))
   const state = freshState()
   const run = time(() => Core.rebuild(state, extract.value))
   // An intent's ingress is the status the first phase wrote.
@@ -170,25 +178,25 @@ const breakdown = (): Array<[string, string]> => {
   }
   rows.push(["heap before any Service", `${(last / 2 ** 20).toFixed(1)} MB`])
   const json = Array.from({ length: services }, (_, i) => serviceJson(i, []))
-  step("Service JSON, no status (not kept by the phases)")
+  step("Service JSON without status (the phases do not keep it)")
   json.length = 0
   last = heap()
   const intents = intentsOf(() => [])
-  step("ServiceIntents, no status")
+  step("ServiceIntents without status")
   const state = freshState()
-  const statuses = intents.map((intent) => Core.converge(state, intent).ips.map(Ip.format))
-  step("allocator state + status strings")
-  const statusBytes = statuses.flat().reduce((sum, s) => sum + 16 + Math.ceil(s.length / 8) * 8, 0)
-  rows.push(["  of which status strings (estimate)", `${(statusBytes / 2 ** 20).toFixed(1)} MB`])
+  for (const intent of intents) Core.converge(state, intent)
+  step("allocator state after allocating")
+  const statuses = intents.map((intent) => Core.assignmentOf(state, intent.key)?.ips.map(Ip.format) ?? [])
+  step("the statuses written (string lists)")
   intents.length = 0
   last = heap()
   const again = intentsOf((i) => statuses[i] ?? [])
-  step("ServiceIntents with status")
+  step("ServiceIntents with status (sharing those strings)")
   const rebuilt = freshState()
   const results = Core.rebuild(rebuilt, again)
-  step("rebuilt state + rebuild's results")
+  step("rebuilt allocator state + rebuild's results")
   results.clear()
-  step("rebuild's results (freed)")
+  step("  of which the results (freed)")
   rows.push(["(kept alive)", String(state.rows.size + rebuilt.rows.size + again.length)])
   return rows
 }
