@@ -10,8 +10,12 @@
  * - per pool and family, a {@link FreeSet} of free addresses (lowest free one in O(log n));
  * - per pool and family, the used IPs of each (sharing key, backend key) pair grouped by the ports in use on
  *   them, so co-location finds the lowest compatible IP without looking at IPs one by one;
- * - a map from IP to the Services holding it (sharing and port checks);
+ * - per pool and family, a map from an address in use to its row, whose holders (sharing and port checks) are a
+ *   list linked through the Services' rows; a map from Service key to its row;
  * - per family a sorted table of pool ranges (which pool owns an IP, by binary search).
+ *
+ * Records are rows of int32 columns and interned names (`Table.ts`), not objects: at 100k Services this is a
+ * third of the memory, and nothing for the garbage collector to trace (docs/allocation.md, "Memory").
  *
  * In a pool with `avoidBuggyIPs` the IPv4 free set works in "coordinates" that leave out every .0 and .255, so
  * the usable addresses of consecutive /24s are contiguous and skipping them costs nothing.
