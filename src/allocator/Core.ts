@@ -10,8 +10,12 @@
  * - per pool and family, a {@link FreeSet} of free addresses (lowest free one in O(log n));
  * - per pool and family, the used IPs of each (sharing key, backend key) pair grouped by the ports in use on
  *   them, so co-location finds the lowest compatible IP without looking at IPs one by one;
- * - a map from IP to the Services holding it (sharing and port checks);
+ * - per pool and family, a map from an address in use to its row, whose holders (sharing and port checks) are a
+ *   list linked through the Services' rows; a map from Service key to its row;
  * - per family a sorted table of pool ranges (which pool owns an IP, by binary search).
+ *
+ * Records are rows of int32 columns and interned names (`Table.ts`), not objects: at 100k Services this is a
+ * third of the memory, and nothing for the garbage collector to trace (docs/allocation.md, "Memory").
  *
  * In a pool with `avoidBuggyIPs` the IPv4 free set works in "coordinates" that leave out every .0 and .255, so
  * the usable addresses of consecutive /24s are contiguous and skipping them costs nothing.
@@ -23,11 +27,13 @@ import * as Ip from "../net/Ip.ts"
 import { FreeSet } from "./FreeSet.ts"
 import * as PoolModule from "./Pool.ts"
 import type { Pool } from "./Pool.ts"
+import { Interner, Rows } from "./Table.ts"
 import {
   addressesFamily,
   goList,
   goQuote,
   goQuoteList,
+  NoPorts,
   portText,
   type Port,
   type ServiceFamily,
@@ -60,32 +66,45 @@ export interface Convergence {
   readonly events: ReadonlyArray<ServiceEvent>
 }
 
-interface Allocation {
-  pool: string
-  readonly ips: ReadonlyArray<Ip.IpAddress>
-  readonly ports: ReadonlyArray<Port>
-  readonly sharingKey: string
-  readonly backendKey: string
-}
+/*
+ * Storage. One row of int32 columns per Service and per address in use (see `Table.ts`); references are row
+ * numbers, keys and port lists are interned. A Service's row lists its addresses (A = first in the status, B =
+ * second); an address's row heads the list of its holders, linked through the holders' rows. A holder is named by
+ * `serviceRow * 2 + position` (0 = A, 1 = B). Address values are never stored as objects: an address row keeps its
+ * family space and its coordinate relative to the space's base, a number (a bigint only beyond 2^53).
+ */
+const SPool = 0
+const SAddress = 1 // + position
+const SPorts = 3
+const SSharing = 4
+const SBackend = 5
+const SNext = 6 // + position: the next holder of that address
+const ServiceColumns = 8
 
-interface IpUse {
-  readonly ip: Ip.IpAddress
-  readonly space: FamilySpace
-  readonly holders: Array<string>
-  sharingKey: string
-  backendKey: string
-  /** Signature of the ports in use on this IP, under which it is filed in `space.shared`. */
-  signature: string
-}
+const ASpace = 0
+const AHead = 1
+const ASharing = 2
+const ABackend = 3
+const AddressColumns = 4
+
+/** A coordinate relative to its space's base: a number when exact, else the bigint (one canonical form each). */
+type Offset = number | bigint
 
 interface FamilySpace {
+  /** Index in `AllocatorState.spaces`. */
+  readonly index: number
   readonly family: Ip.Family
   /** IPv4 with avoidBuggyIPs: work in coordinates without .0/.255. */
   readonly buggy: boolean
   /** Merged, ascending value ranges of the pool's CIDRs of this family. */
   readonly ranges: ReadonlyArray<readonly [bigint, bigint]>
+  /** Coordinates are stored relative to this one, so that they fit a number. */
+  readonly base: bigint
+  /** `base` as a number (exact for IPv4, the only family that uses it). */
+  readonly baseNumber: number
   free: FreeSet
-  inUse: number
+  /** Addresses in use: offset → address row. */
+  readonly used: Map<Offset, number>
   readonly total: bigint
   /**
    * Used IPs with a non-empty sharing key, for co-location: `sharing\0backend` → the set of ports in use on the
@@ -100,6 +119,8 @@ interface SharedGroup {
 }
 
 interface PoolEntry {
+  /** Index in `AllocatorState.entries`. */
+  readonly index: number
   readonly pool: Pool
   readonly v4: FamilySpace | undefined
   readonly v6: FamilySpace | undefined
@@ -114,13 +135,29 @@ interface RangeOwner {
 /** The allocator's state. Create with {@link empty}; change only through this module's functions. */
 export interface AllocatorState {
   pools: Map<string, PoolEntry>
+  /** The pools by index (a Service row names its pool by index). */
+  entries: Array<PoolEntry>
+  /** Every family space of every pool, by index (an address row names its space by index). */
+  spaces: Array<FamilySpace>
   /** `autoAssign` pools without serviceAllocation, by name: the fallback phase. */
   ordinary: Array<PoolEntry>
   /** Pools with serviceAllocation, in pinned order (priority, then name). */
   pinned: Array<PoolEntry>
   owners: { 4: Array<RangeOwner>; 6: Array<RangeOwner> }
-  readonly allocations: Map<string, Allocation>
-  readonly ips: Map<number | bigint, IpUse>
+  /** Service key → its row. */
+  readonly rows: Map<string, number>
+  readonly services: Rows
+  /** Service row → key. */
+  readonly keys: Array<string>
+  readonly addresses: Rows
+  /** Address row → its offset in its space. */
+  readonly offsets: Array<Offset>
+  /** Address row → signature of the ports in use on it, under which it is filed in `space.shared` ("" if not). */
+  readonly signatures: Array<string>
+  /** Sharing and backend keys. */
+  readonly names: Interner<string, string>
+  /** Port lists of Services, by identity (intents share equal lists, see `ServiceIntent.ts`). */
+  readonly portLists: Interner<ReadonlyArray<Port>, ReadonlyArray<Port>>
   /**
    * While true (the restore phase of {@link rebuild}) commits and releases leave the free sets alone; they are
    * recomputed in one pass afterwards. Restoring only assigns known IPs, which never consults the free sets.
@@ -130,11 +167,19 @@ export interface AllocatorState {
 
 export const empty = (): AllocatorState => ({
   pools: new Map(),
+  entries: [],
+  spaces: [],
   ordinary: [],
   pinned: [],
   owners: { 4: [], 6: [] },
-  allocations: new Map(),
-  ips: new Map(),
+  rows: new Map(),
+  services: new Rows(ServiceColumns),
+  keys: [],
+  addresses: new Rows(AddressColumns),
+  offsets: [],
+  signatures: [],
+  names: new Interner("", ""),
+  portLists: new Interner(NoPorts, NoPorts),
   freeSetsStale: false
 })
 
@@ -144,10 +189,7 @@ export const empty = (): AllocatorState => ({
 /** MetalLB's cap for capacities that do not fit an int64 (a CIDR with ≥ 62 host bits). */
 export const MaxInt64 = (1n << 63n) - 1n
 
-/**
- * Map key of an address: a number for IPv4, the bigint itself for IPv6 (a Map hashes a bigint by value, ten times
- * faster than text). A number never equals a bigint as a Map key, so the families cannot collide.
- */
+/** Set key of an address: a number for IPv4, the bigint itself for IPv6 (a number never equals a bigint). */
 const ipKey = (ip: Ip.IpAddress): number | bigint => (ip.family === 4 ? Number(ip.value) : ip.value)
 
 const isBuggy = (ip: Ip.IpAddress): boolean => {
@@ -198,19 +240,24 @@ const mergeRanges = (cidrs: ReadonlyArray<Cidr.Cidr>): Array<readonly [bigint, b
   return out
 }
 
-const makeSpace = (pool: Pool, family: Ip.Family): FamilySpace | undefined => {
+const makeSpace = (pool: Pool, family: Ip.Family, index: number): FamilySpace | undefined => {
   const cidrs = pool.cidrs.filter((c) => c.family === family)
   if (cidrs.length === 0) return undefined
   const buggy = pool.avoidBuggyIPs && family === 4
   let total = 0n
   for (const c of cidrs) total += cidrCapacity(c, pool.avoidBuggyIPs)
   const ranges = mergeRanges(cidrs)
+  const first = ranges[0]?.[0] ?? 0n
+  const base = buggy ? (first >> 8n) * 254n + (first & 255n) - 1n : first
   return {
+    index,
     family,
     buggy,
     ranges,
+    base,
+    baseNumber: Number(base),
     free: FreeSet.fromRanges(ranges.map(([a, b]) => coordRange(buggy, a, b))),
-    inUse: 0,
+    used: new Map(),
     total: total > MaxInt64 || cidrs.some((c) => Cidr.hostBits(c) >= 62) ? MaxInt64 : total,
     shared: new Map()
   }
@@ -240,8 +287,10 @@ const poolEntryFor = (state: AllocatorState, ip: Ip.IpAddress): PoolEntry | unde
 /** The one pool holding all of `ips`, as MetalLB requires of an assignment. */
 const poolEntryForAll = (state: AllocatorState, ips: ReadonlyArray<Ip.IpAddress>): PoolEntry | undefined => {
   let found: PoolEntry | undefined
-  for (const ip of ips) {
-    const entry = poolEntryFor(state, ip)
+  // Indexed: `for…of` over a frozen array (an intent's parsed status) allocates an iterator result per element.
+  for (let i = 0; i < ips.length; i++) {
+    const ip = ips[i]
+    const entry = ip === undefined ? undefined : poolEntryFor(state, ip)
     if (entry === undefined || (found !== undefined && found !== entry)) return undefined
     found = entry
   }
@@ -253,19 +302,109 @@ export const poolForIp = (state: AllocatorState, ip: Ip.IpAddress): string | und
   poolEntryFor(state, ip)?.pool.name
 
 // ---------------------------------------------------------------------------------------------------------------
+// Rows
+
+const MaxExact = BigInt(Number.MAX_SAFE_INTEGER)
+
+const offsetOf = (space: FamilySpace, coord: bigint): Offset => {
+  const offset = coord - space.base
+  return offset <= MaxExact && offset >= -MaxExact ? Number(offset) : offset
+}
+
+/** {@link offsetOf} of an address value; IPv4 in plain numbers (no bigint arithmetic on the hot path). */
+const offsetOfValue = (space: FamilySpace, value: bigint): Offset => {
+  if (space.family !== 4) return offsetOf(space, toCoord(space, value))
+  const v = Number(value)
+  const low = v % 256
+  return (space.buggy ? (v - low) / 256 * 254 + low - 1 : v) - space.baseNumber
+}
+
+const coordOfRow = (state: AllocatorState, space: FamilySpace, row: number): bigint =>
+  space.base + BigInt(state.offsets[row] ?? 0)
+
+const spaceOfRow = (state: AllocatorState, row: number): FamilySpace | undefined =>
+  state.spaces[state.addresses.get(row, ASpace)]
+
+/** The address of an address row (a fresh object: rows keep no objects). */
+const addressOfRow = (state: AllocatorState, row: number): Ip.IpAddress | undefined => {
+  const space = spaceOfRow(state, row)
+  return space === undefined ? undefined : Ip.make(space.family, fromCoord(space, coordOfRow(state, space, row)))
+}
+
+/** The address row of `ip`, or -1 when nobody holds it. */
+const addressRowOf = (state: AllocatorState, ip: Ip.IpAddress): number => {
+  const entry = poolEntryFor(state, ip)
+  const space = entry === undefined ? undefined : spaceOf(entry, ip.family)
+  if (space === undefined) return -1
+  return space.used.get(offsetOfValue(space, ip.value)) ?? -1
+}
+
+/** The IPs of a Service row, in status order. */
+const ipsOfRow = (state: AllocatorState, row: number): ReadonlyArray<Ip.IpAddress> => {
+  const out: Array<Ip.IpAddress> = []
+  for (let position = 0; position < 2; position++) {
+    const address = state.services.get(row, SAddress + position)
+    const ip = address < 0 ? undefined : addressOfRow(state, address)
+    if (ip !== undefined) out.push(ip)
+  }
+  return Object.freeze(out)
+}
+
+const poolNameOfRow = (state: AllocatorState, row: number): string =>
+  state.entries[state.services.get(row, SPool)]?.pool.name ?? ""
+
+/** Service rows holding an address row. */
+const holderRows = (state: AllocatorState, address: number): Array<number> => {
+  const out: Array<number> = []
+  for (let node = state.addresses.get(address, AHead); node >= 0; node = state.services.get(node >> 1, SNext + (node & 1))) {
+    out.push(node >> 1)
+  }
+  return out
+}
+
+const holderKeys = (state: AllocatorState, address: number): Array<string> =>
+  holderRows(state, address).map((row) => state.keys[row] ?? "")
+
+const link = (state: AllocatorState, address: number, row: number, position: number): void => {
+  state.services.set(row, SNext + position, state.addresses.get(address, AHead))
+  state.addresses.set(address, AHead, row * 2 + position)
+}
+
+const unlink = (state: AllocatorState, address: number, row: number, position: number): void => {
+  const node = row * 2 + position
+  const next = state.services.get(row, SNext + position)
+  let previous = -1
+  for (let at = state.addresses.get(address, AHead); at >= 0; at = state.services.get(at >> 1, SNext + (at & 1))) {
+    if (at === node) {
+      if (previous < 0) state.addresses.set(address, AHead, next)
+      else state.services.set(previous >> 1, SNext + (previous & 1), next)
+      return
+    }
+    previous = at
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Sharing
 
 const sharedKey = (sharingKey: string, backendKey: string): string => `${sharingKey}\u0000${backendKey}`
 
 /** MetalLB's `sharingOK`. */
-const sharingProblem = (existing: IpUse, sharingKey: string, backendKey: string): string | undefined => {
-  if (existing.sharingKey === "") return "existing service does not allow sharing"
+const sharingProblem = (
+  state: AllocatorState,
+  address: number,
+  sharingKey: string,
+  backendKey: string
+): string | undefined => {
+  const existingSharing = state.names.key(state.addresses.get(address, ASharing))
+  const existingBackend = state.names.key(state.addresses.get(address, ABackend))
+  if (existingSharing === "") return "existing service does not allow sharing"
   if (sharingKey === "") return "new service does not allow sharing"
-  if (existing.sharingKey !== sharingKey) {
-    return `sharing key ${goQuote(sharingKey)} does not match existing sharing key ${goQuote(existing.sharingKey)}`
+  if (existingSharing !== sharingKey) {
+    return `sharing key ${goQuote(sharingKey)} does not match existing sharing key ${goQuote(existingSharing)}`
   }
-  if (existing.backendKey !== backendKey) {
-    return `backend key ${goQuote(backendKey)} does not match existing sharing key ${goQuote(existing.backendKey)}`
+  if (existingBackend !== backendKey) {
+    return `backend key ${goQuote(backendKey)} does not match existing sharing key ${goQuote(existingBackend)}`
   }
   return undefined
 }
@@ -282,20 +421,21 @@ interface Claim {
  * "can't change sharing key …" and drops the underlying reason; it is appended here after a colon.
  */
 const checkSharing = (state: AllocatorState, claim: Claim, ip: Ip.IpAddress): string | undefined => {
-  const use = state.ips.get(ipKey(ip))
-  if (use === undefined) return undefined
-  const problem = sharingProblem(use, claim.sharingKey, claim.backendKey)
+  const address = addressRowOf(state, ip)
+  if (address < 0) return undefined
+  const problem = sharingProblem(state, address, claim.sharingKey, claim.backendKey)
   if (problem !== undefined) {
-    const others = use.holders.filter((h) => h !== claim.key).toSorted()
+    const others = holderKeys(state, address).filter((h) => h !== claim.key).toSorted()
     if (others.length > 0) {
       return `can't change sharing key for ${goQuote(claim.key)}, address also in use by ${others.join(",")}: ${problem}`
     }
   }
+  const holders = holderRows(state, address)
   for (const port of claim.ports) {
-    for (const holder of use.holders) {
-      if (holder === claim.key) continue
-      const other = state.allocations.get(holder)
-      if (other !== undefined && other.ports.some((p) => p.port === port.port && p.protocol === port.protocol)) {
+    for (const holder of holders) {
+      if (state.keys[holder] === claim.key) continue
+      const other = state.portLists.value(state.services.get(holder, SPorts))
+      if (other.some((p) => p.port === port.port && p.protocol === port.protocol)) {
         return `port ${portText(port)} is already in use on ${goQuote(Ip.format(ip))}`
       }
     }
@@ -324,36 +464,42 @@ const sortedRemove = (list: Array<bigint>, value: bigint): void => {
   if (list[at] === value) list.splice(at, 1)
 }
 
-/** Files a shared-key IP under its keys and the ports its holders use (holders' allocations must be recorded). */
-const indexShared = (state: AllocatorState, use: IpUse): void => {
-  if (use.sharingKey === "") return
+const sharedKeyOfRow = (state: AllocatorState, address: number): string =>
+  sharedKey(state.names.key(state.addresses.get(address, ASharing)), state.names.key(state.addresses.get(address, ABackend)))
+
+/** Files a shared-key address under its keys and the ports its holders use (its holders must be linked). */
+const indexShared = (state: AllocatorState, address: number): void => {
+  const space = spaceOfRow(state, address)
+  if (state.addresses.get(address, ASharing) === 0 || space === undefined) return
   const ports = new Set<string>()
-  for (const holder of use.holders) {
-    for (const port of state.allocations.get(holder)?.ports ?? []) ports.add(portText(port))
+  for (const holder of holderRows(state, address)) {
+    for (const port of state.portLists.value(state.services.get(holder, SPorts))) ports.add(portText(port))
   }
   const signature = [...ports].toSorted().join(",")
-  use.signature = signature
-  const key = sharedKey(use.sharingKey, use.backendKey)
-  let groups = use.space.shared.get(key)
+  state.signatures[address] = signature
+  const key = sharedKeyOfRow(state, address)
+  let groups = space.shared.get(key)
   if (groups === undefined) {
     groups = new Map()
-    use.space.shared.set(key, groups)
+    space.shared.set(key, groups)
   }
   const group = groups.get(signature)
-  const coord = toCoord(use.space, use.ip.value)
+  const coord = coordOfRow(state, space, address)
   if (group === undefined) groups.set(signature, { ports, coords: [coord] })
   else sortedInsert(group.coords, coord)
 }
 
-const unindexShared = (use: IpUse): void => {
-  if (use.sharingKey === "") return
-  const key = sharedKey(use.sharingKey, use.backendKey)
-  const groups = use.space.shared.get(key)
-  const group = groups?.get(use.signature)
+const unindexShared = (state: AllocatorState, address: number): void => {
+  const space = spaceOfRow(state, address)
+  if (state.addresses.get(address, ASharing) === 0 || space === undefined) return
+  const signature = state.signatures[address] ?? ""
+  const key = sharedKeyOfRow(state, address)
+  const groups = space.shared.get(key)
+  const group = groups?.get(signature)
   if (groups === undefined || group === undefined) return
-  sortedRemove(group.coords, toCoord(use.space, use.ip.value))
-  if (group.coords.length === 0) groups.delete(use.signature)
-  if (groups.size === 0) use.space.shared.delete(key)
+  sortedRemove(group.coords, coordOfRow(state, space, address))
+  if (group.coords.length === 0) groups.delete(signature)
+  if (groups.size === 0) space.shared.delete(key)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -361,69 +507,95 @@ const unindexShared = (use: IpUse): void => {
 
 /** Drops `key`'s allocation (MetalLB `Unassign`); `false` when it had none. */
 export const release = (state: AllocatorState, key: string): boolean => {
-  const allocation = state.allocations.get(key)
-  if (allocation === undefined) return false
-  state.allocations.delete(key)
-  for (const ip of allocation.ips) {
-    const k = ipKey(ip)
-    const use = state.ips.get(k)
-    if (use === undefined) continue
-    unindexShared(use)
-    const at = use.holders.indexOf(key)
-    if (at >= 0) use.holders.splice(at, 1)
-    if (use.holders.length === 0) {
-      state.ips.delete(k)
-      if (!state.freeSetsStale) use.space.free.give(toCoord(use.space, ip.value))
-      use.space.inUse--
-    } else {
-      indexShared(state, use)
+  const row = state.rows.get(key)
+  if (row === undefined) return false
+  state.rows.delete(key)
+  for (let position = 0; position < 2; position++) {
+    const address = state.services.get(row, SAddress + position)
+    if (address < 0) continue
+    unindexShared(state, address)
+    unlink(state, address, row, position)
+    if (state.addresses.get(address, AHead) >= 0) {
+      indexShared(state, address)
+      continue
     }
+    const space = spaceOfRow(state, address)
+    if (space !== undefined) {
+      const offset = state.offsets[address] ?? 0
+      space.used.delete(offset)
+      if (!state.freeSetsStale) space.free.give(space.base + BigInt(offset))
+    }
+    state.names.release(state.addresses.get(address, ASharing))
+    state.names.release(state.addresses.get(address, ABackend))
+    state.signatures[address] = ""
+    state.addresses.free(address)
   }
+  state.portLists.release(state.services.get(row, SPorts))
+  state.names.release(state.services.get(row, SSharing))
+  state.names.release(state.services.get(row, SBackend))
+  state.keys[row] = ""
+  state.services.free(row)
   return true
+}
+
+/** What a Service holds, as {@link commit} records it. */
+interface Allocation {
+  readonly ips: ReadonlyArray<Ip.IpAddress>
+  readonly ports: ReadonlyArray<Port>
+  readonly sharingKey: string
+  readonly backendKey: string
+}
+
+const identity = <A>(a: A): A => a
+
+const setName = (state: AllocatorState, rows: Rows, row: number, column: number, name: string): void => {
+  // Acquired before the old one is released, so that keeping the same name never drops it in between.
+  const id = state.names.acquire(name, identity)
+  state.names.release(rows.get(row, column))
+  rows.set(row, column, id)
 }
 
 /** Records an allocation already validated against pools and sharing. */
 const commit = (state: AllocatorState, key: string, entry: PoolEntry, allocation: Allocation): void => {
   release(state, key)
-  state.allocations.set(key, allocation)
-  for (const ip of allocation.ips) {
-    const k = ipKey(ip)
-    const use = state.ips.get(k)
-    if (use === undefined) {
-      const space = spaceOf(entry, ip.family)
-      if (space === undefined) continue
+  const { services, addresses } = state
+  const row = services.alloc(-1)
+  state.rows.set(key, row)
+  state.keys[row] = key
+  services.set(row, SPool, entry.index)
+  services.set(row, SPorts, state.portLists.acquire(allocation.ports, identity))
+  services.set(row, SSharing, 0)
+  services.set(row, SBackend, 0)
+  setName(state, services, row, SSharing, allocation.sharingKey)
+  setName(state, services, row, SBackend, allocation.backendKey)
+  allocation.ips.forEach((ip, position) => {
+    const space = spaceOf(entry, ip.family)
+    if (space === undefined) return
+    const offset = offsetOfValue(space, ip.value)
+    let address = space.used.get(offset)
+    if (address === undefined) {
       if (!state.freeSetsStale) space.free.take(toCoord(space, ip.value))
-      space.inUse++
-      const fresh: IpUse = {
-        ip,
-        space,
-        holders: [key],
-        sharingKey: allocation.sharingKey,
-        backendKey: allocation.backendKey,
-        signature: ""
-      }
-      state.ips.set(k, fresh)
-      indexShared(state, fresh)
+      address = addresses.alloc(-1)
+      addresses.set(address, ASpace, space.index)
+      addresses.set(address, ASharing, 0)
+      addresses.set(address, ABackend, 0)
+      state.offsets[address] = offset
+      state.signatures[address] = ""
+      space.used.set(offset, address)
     } else {
-      unindexShared(use)
-      use.holders.push(key)
-      // Holders agree on the key, except a sole holder changing its own key in place (MetalLB allows that).
-      use.sharingKey = allocation.sharingKey
-      use.backendKey = allocation.backendKey
-      indexShared(state, use)
+      unindexShared(state, address)
     }
-  }
+    link(state, address, row, position)
+    // Holders agree on the key, except a sole holder changing its own key in place (MetalLB allows that).
+    setName(state, addresses, address, ASharing, allocation.sharingKey)
+    setName(state, addresses, address, ABackend, allocation.backendKey)
+    services.set(row, SAddress + position, address)
+    indexShared(state, address)
+  })
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Assign
-
-const claimOf = (intent: ServiceIntent): Claim => ({
-  key: intent.key,
-  ports: intent.ports,
-  sharingKey: intent.sharingKey,
-  backendKey: intent.backendKey
-})
 
 const formatIps = (ips: ReadonlyArray<Ip.IpAddress>): Array<string> => ips.map(Ip.format)
 
@@ -452,20 +624,18 @@ export const assign = (
   if (a !== undefined && b !== undefined && a.family === b.family) {
     return fail(`${goQuote(Ip.format(a))} ${goQuote(Ip.format(b))} has the same family`)
   }
-  const claim = claimOf(intent)
-  for (const ip of ips) {
-    const problem = checkSharing(state, claim, ip)
-    if (problem !== undefined) return fail(problem)
-  }
+  const problem = (a === undefined ? undefined : checkSharing(state, intent, a)) ??
+    (b === undefined ? undefined : checkSharing(state, intent, b))
+  if (problem !== undefined) return fail(problem)
   if (expectedPool !== undefined && entry.pool.name !== expectedPool) {
     return fail(
       `requested loadBalancer IP(s) ${goQuoteList(formatIps(ips))} is not compatible with requested address pool ${expectedPool}`
     )
   }
-  // One frozen copy, shared by the state and every Assignment / Convergence handed out.
-  const held = Object.freeze(ips.slice())
+  // The state keeps rows, not this list: hand out the caller's list when it cannot change (an intent's parsed
+  // status is frozen), else one frozen copy.
+  const held = Object.isFrozen(ips) ? ips : Object.freeze(ips.slice())
   commit(state, intent.key, entry, {
-    pool: entry.pool.name,
     ips: held,
     ports: intent.ports,
     sharingKey: intent.sharingKey,
@@ -541,7 +711,7 @@ const findBestPool = (
   intent: ServiceIntent,
   family: ServiceFamily
 ): Candidate | undefined => {
-  const claim = claimOf(intent)
+  const claim: Claim = intent
   const primary = intent.primaryFamily
   const secondary: Ip.Family = primary === 4 ? 6 : 4
   const prefer = intent.ipFamilyPolicy === "PreferDualStack" && family === "dual"
@@ -575,8 +745,8 @@ const allocateFromEntries = (
 }
 
 const reassignExisting = (state: AllocatorState, intent: ServiceIntent): Outcome<Assignment> | undefined => {
-  const existing = state.allocations.get(intent.key)
-  return existing === undefined ? undefined : assign(state, intent, existing.ips)
+  const row = state.rows.get(intent.key)
+  return row === undefined ? undefined : assign(state, intent, ipsOfRow(state, row))
 }
 
 /**
@@ -607,18 +777,19 @@ const allocateFromPool = (
   family: ServiceFamily,
   poolName: string
 ): Outcome<Assignment> => {
-  const existing = state.allocations.get(intent.key)
-  if (existing !== undefined) {
-    const held = addressesFamily(formatIps(existing.ips))
+  const row = state.rows.get(intent.key)
+  if (row !== undefined) {
+    const existing = ipsOfRow(state, row)
+    const held = addressesFamily(formatIps(existing))
     if (held._tag === "Invalid") return fail(held.message)
     if (intent.ipFamilyPolicy !== "PreferDualStack" && held.family !== family) {
       return fail(`IP for wrong family assigned alloc ${held.family} service family ${family}`)
     }
-    return assign(state, intent, existing.ips)
+    return assign(state, intent, existing)
   }
   const entry = state.pools.get(poolName)
   if (entry === undefined) return fail(`unknown pool ${goQuote(poolName)}`)
-  const ips = selectIps(candidateOf(entry, claimOf(intent)), family, intent)
+  const ips = selectIps(candidateOf(entry, intent), family, intent)
   if (ips._tag === "Fail") return ips
   return assign(state, intent, ips.value)
 }
@@ -658,7 +829,7 @@ const allocateAdditional = (
   const entry = state.pools.get(poolName)
   if (entry === undefined) return fail(`unknown pool ${goQuote(poolName)}`)
   const family: Ip.Family = existing.family === 4 ? 6 : 4
-  const extra = ipOfFamily(candidateOf(entry, claimOf(intent)), family)
+  const extra = ipOfFamily(candidateOf(entry, intent), family)
   if (extra === undefined) return fail(`no available IPs in pool ${entry.pool.name} for ipv${family} IPFamily`)
   return assign(state, intent, [existing, extra])
 }
@@ -666,20 +837,27 @@ const allocateAdditional = (
 // ---------------------------------------------------------------------------------------------------------------
 // Queries
 
+const assignmentOfRow = (state: AllocatorState, row: number): Assignment => ({
+  pool: poolNameOfRow(state, row),
+  ips: ipsOfRow(state, row)
+})
+
 export const assignmentOf = (state: AllocatorState, key: string): Assignment | undefined => {
-  const allocation = state.allocations.get(key)
-  return allocation === undefined ? undefined : { pool: allocation.pool, ips: allocation.ips }
+  const row = state.rows.get(key)
+  return row === undefined ? undefined : assignmentOfRow(state, row)
 }
 
 /** Every current assignment, by Service key ascending. */
 export const assignments = (state: AllocatorState): Array<readonly [string, Assignment]> =>
-  [...state.allocations.entries()]
+  [...state.rows.entries()]
     .toSorted(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, a]) => [key, { pool: a.pool, ips: a.ips }] as const)
+    .map(([key, row]) => [key, assignmentOfRow(state, row)] as const)
 
 /** Services holding `ip`, sorted. */
-export const holdersOf = (state: AllocatorState, ip: Ip.IpAddress): Array<string> =>
-  (state.ips.get(ipKey(ip))?.holders ?? []).toSorted()
+export const holdersOf = (state: AllocatorState, ip: Ip.IpAddress): Array<string> => {
+  const address = addressRowOf(state, ip)
+  return address < 0 ? [] : holderKeys(state, address).toSorted()
+}
 
 export interface FamilyStats {
   /** Usable addresses (MetalLB's count; MaxInt64 when a CIDR has ≥ 62 host bits). */
@@ -701,7 +879,7 @@ export interface PoolStats {
 const familyStats = (space: FamilySpace | undefined): FamilyStats =>
   space === undefined
     ? { total: 0n, inUse: 0, available: 0n }
-    : { total: space.total, inUse: space.inUse, available: space.total - BigInt(space.inUse) }
+    : { total: space.total, inUse: space.used.size, available: space.total - BigInt(space.used.size) }
 
 /** Counters per pool, by name. */
 export const stats = (state: AllocatorState): Array<PoolStats> =>
@@ -738,17 +916,40 @@ export interface PoolChange {
  * O(n log n) for n used addresses.
  */
 export const setPools = (state: AllocatorState, pools: ReadonlyArray<Pool>): PoolChange => {
-  const entries = new Map<string, PoolEntry>()
+  // What every Service holds under the old pools: the tables are rebuilt from it.
+  const before = [...state.rows].map(([key, row]) => ({
+    key,
+    pool: poolNameOfRow(state, row),
+    ips: ipsOfRow(state, row),
+    ports: state.portLists.value(state.services.get(row, SPorts)),
+    sharingKey: state.names.key(state.services.get(row, SSharing)),
+    backendKey: state.names.key(state.services.get(row, SBackend))
+  }))
+  const byName = new Map<string, Pool>()
   for (const pool of pools.toSorted((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    entries.set(pool.name, { pool, v4: makeSpace(pool, 4), v6: makeSpace(pool, 6) })
+    byName.set(pool.name, pool)
   }
-  state.pools = entries
-  state.ordinary = [...entries.values()].filter((e) => e.pool.autoAssign && e.pool.serviceAllocation === undefined)
-  state.pinned = [...entries.values()]
+  const spaces: Array<FamilySpace> = []
+  const addSpace = (pool: Pool, family: Ip.Family): FamilySpace | undefined => {
+    const space = makeSpace(pool, family, spaces.length)
+    if (space !== undefined) spaces.push(space)
+    return space
+  }
+  const entries = [...byName.values()].map((pool, index): PoolEntry => ({
+    index,
+    pool,
+    v4: addSpace(pool, 4),
+    v6: addSpace(pool, 6)
+  }))
+  state.pools = new Map(entries.map((e) => [e.pool.name, e] as const))
+  state.entries = entries
+  state.spaces = spaces
+  state.ordinary = entries.filter((e) => e.pool.autoAssign && e.pool.serviceAllocation === undefined)
+  state.pinned = entries
     .filter((e) => e.pool.serviceAllocation !== undefined)
     .toSorted((a, b) => PoolModule.comparePinned(a.pool, b.pool))
   const ownersOf = (family: Ip.Family): Array<RangeOwner> =>
-    [...entries.values()]
+    entries
       .flatMap((entry) => {
         const space = spaceOf(entry, family)
         return space === undefined ? [] : space.ranges.map(([first, last]) => ({ first, last, entry }))
@@ -758,70 +959,56 @@ export const setPools = (state: AllocatorState, pools: ReadonlyArray<Pool>): Poo
 
   const dropped: Array<string> = []
   const moved: Array<string> = []
-  const kept: Array<readonly [string, Allocation, PoolEntry]> = []
-  for (const [key, allocation] of state.allocations) {
+  clearTables(state)
+  state.freeSetsStale = true
+  for (const allocation of before) {
     const entry = poolEntryForAll(state, allocation.ips)
     if (entry === undefined) {
-      dropped.push(key)
+      dropped.push(allocation.key)
       continue
     }
-    if (entry.pool.name !== allocation.pool) {
-      moved.push(key)
-      allocation.pool = entry.pool.name
-    }
-    kept.push([key, allocation, entry])
+    if (entry.pool.name !== allocation.pool) moved.push(allocation.key)
+    commit(state, allocation.key, entry, allocation)
   }
-  state.allocations.clear()
-  state.ips.clear()
-  restoreIndexes(state, kept)
+  rebuildFreeSets(state)
   return { dropped: dropped.toSorted(), moved: moved.toSorted() }
 }
 
-/** Re-inserts validated allocations and rebuilds every free set from the complement of the used addresses. */
-const restoreIndexes = (state: AllocatorState, kept: ReadonlyArray<readonly [string, Allocation, PoolEntry]>): void => {
-  for (const [key, allocation, entry] of kept) {
-    state.allocations.set(key, allocation)
-    for (const ip of allocation.ips) {
-      const k = ipKey(ip)
-      const existing = state.ips.get(k)
-      if (existing !== undefined) {
-        existing.holders.push(key)
-        continue
-      }
-      const space = spaceOf(entry, ip.family)
-      if (space === undefined) continue
-      state.ips.set(k, {
-        ip,
-        space,
-        holders: [key],
-        sharingKey: allocation.sharingKey,
-        backendKey: allocation.backendKey,
-        signature: ""
-      })
-    }
+/** Forgets every allocation (the free sets are left for {@link rebuildFreeSets}). */
+const clearTables = (state: AllocatorState): void => {
+  state.rows.clear()
+  state.services.clear()
+  state.addresses.clear()
+  state.keys.length = 0
+  state.offsets.length = 0
+  state.signatures.length = 0
+  state.names.clear()
+  state.portLists.clear()
+  for (const space of state.spaces) {
+    space.used.clear()
+    space.shared.clear()
   }
-  // Filed once every holder is known: the port signature covers them all.
-  for (const use of state.ips.values()) indexShared(state, use)
-  rebuildFreeSets(state)
 }
 
-/** Recomputes every free set and in-use count from `state.ips`: O(n log n), used after bulk changes. */
+const compareBigint = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** The used coordinates of a space, ascending (sorted as numbers when every offset is one: the usual case). */
+const usedCoords = (space: FamilySpace): Array<bigint> => {
+  const numbers = new Float64Array(space.used.size)
+  let i = 0
+  for (const o of space.used.keys()) {
+    if (typeof o !== "number") return [...space.used.keys()].map((x) => space.base + BigInt(x)).toSorted(compareBigint)
+    numbers[i++] = o
+  }
+  const sorted = numbers.toSorted()
+  const out = new Array<bigint>(sorted.length)
+  for (let j = 0; j < sorted.length; j++) out[j] = space.base + BigInt(sorted[j] ?? 0)
+  return out
+}
+
+/** Recomputes every free set from the used addresses: O(n log n), used after bulk changes. */
 const rebuildFreeSets = (state: AllocatorState): void => {
-  const used = new Map<FamilySpace, Array<bigint>>()
-  for (const use of state.ips.values()) {
-    const list = used.get(use.space)
-    const coord = toCoord(use.space, use.ip.value)
-    if (list === undefined) used.set(use.space, [coord])
-    else list.push(coord)
-  }
-  for (const entry of state.pools.values()) {
-    for (const space of [entry.v4, entry.v6]) {
-      if (space === undefined) continue
-      const coords = (used.get(space) ?? []).toSorted((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-      space.inUse = coords.length
-      space.free = FreeSet.fromRanges(complement(space, coords))
-    }
-  }
+  for (const space of state.spaces) space.free = FreeSet.fromRanges(complement(space, usedCoords(space)))
   state.freeSetsStale = false
 }
 
@@ -945,16 +1132,22 @@ const restore = (state: AllocatorState, intent: ServiceIntent): Restored => {
   return { done: undefined, held, events }
 }
 
+/**
+ * A PreferDualStack Service holding one IP gets the other family in step 7. MetalLB also tries this when the
+ * ClusterIPs are single-stack, and the extra IP is then cleared again by the family check on the next pass; only
+ * dual ClusterIPs can keep it, so only they try.
+ */
+const wantsSecondFamily = (intent: ServiceIntent, held: Assignment): boolean =>
+  held.ips.length === 1 && intent.ipFamilyPolicy === "PreferDualStack" && intent.clusterFamily._tag === "Ok" &&
+  intent.clusterFamily.family === "dual"
+
 /** Convergence steps 7–9: complete a dual-stack pair, or allocate when the Service has nothing. */
 const complete = (state: AllocatorState, intent: ServiceIntent, restored: Restored): Convergence => {
   if (restored.done !== undefined) return restored.done
   const events = restored.events
   let held = restored.held
-  const only = held?.ips.length === 1 ? held.ips[0] : undefined
-  // MetalLB also tries this when the ClusterIPs are single-stack, and the extra IP is then cleared again by the
-  // family check on the next pass; only dual ClusterIPs can keep it, so only they try.
-  if (held !== undefined && only !== undefined && intent.ipFamilyPolicy === "PreferDualStack" &&
-    intent.clusterFamily._tag === "Ok" && intent.clusterFamily.family === "dual") {
+  const only = held?.ips[0]
+  if (held !== undefined && only !== undefined && wantsSecondFamily(intent, held)) {
     const extra = allocateAdditional(state, intent, only, held.pool)
     if (extra._tag === "Fail") {
       events.push({
@@ -1008,21 +1201,25 @@ export const rebuild = (
   state: AllocatorState,
   intents: ReadonlyArray<ServiceIntent>
 ): Map<string, Convergence> => {
-  state.allocations.clear()
-  state.ips.clear()
-  for (const entry of state.pools.values()) {
-    for (const space of [entry.v4, entry.v6]) space?.shared.clear()
-  }
+  clearTables(state)
   const ordered = intents.toSorted((a, b) =>
     b.ingress.length - a.ingress.length || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
   )
   state.freeSetsStale = true
-  const restored = ordered.map((intent) => restore(state, intent))
+  // A Service that keeps its IPs and needs nothing more is final after restoring: keep its result rather than the
+  // intermediate records (at 100k Services they would outlive the young generation only to die).
+  const restored = ordered.map((intent): Restored | Convergence => {
+    const r = restore(state, intent)
+    if (r.done !== undefined) return r.done
+    return r.held !== undefined && !wantsSecondFamily(intent, r.held) ?
+      result(r.held.ips, r.held.pool, undefined, r.events) :
+      r
+  })
   rebuildFreeSets(state)
   const out = new Map<string, Convergence>()
   ordered.forEach((intent, i) => {
     const r = restored[i]
-    if (r !== undefined) out.set(intent.key, complete(state, intent, r))
+    if (r !== undefined) out.set(intent.key, "error" in r ? r : complete(state, intent, r))
   })
   return out
 }

@@ -90,11 +90,12 @@ export const addressesFamily = (texts: ReadonlyArray<string>): Addresses => {
     }
     const [a, b] = valid
     if (a === undefined) return { _tag: "Invalid", message: `IPFamilyForAddresses: Invalid address ${goQuoteList(texts)}` }
-    if (b === undefined) return { _tag: "Ok", ips: [a], family: familyName(a.family) }
+    // Frozen: the allocator hands such a list out as is in its results instead of copying it.
+    if (b === undefined) return { _tag: "Ok", ips: Object.freeze([a]), family: familyName(a.family) }
     if (a.family === b.family) {
       return { _tag: "Invalid", message: `IPFamilyForAddresses: same address family ${goQuoteList(texts)}` }
     }
-    return { _tag: "Ok", ips: [a, b], family: "dual" }
+    return { _tag: "Ok", ips: Object.freeze([a, b]), family: "dual" }
   }
   return {
     _tag: "Invalid",
@@ -127,6 +128,8 @@ const list = (value: unknown): ReadonlyArray<unknown> => (Array.isArray(value) ?
 const NoLabels: Readonly<Record<string, string>> = Object.freeze({})
 const NoStrings: ReadonlyArray<string> = Object.freeze([])
 const NoRequest: Requested = Object.freeze({ _tag: "None" })
+/** The port list of a Service without ports. */
+export const NoPorts: ReadonlyArray<Port> = Object.freeze([])
 
 /** Arrays built by `push` keep spare capacity (V8 grows them to 17 slots); keep an exact copy instead. */
 const exact = <A>(items: Array<A>): ReadonlyArray<A> => (items.length === 0 ? NoStrings as ReadonlyArray<A> : items.slice())
@@ -142,6 +145,34 @@ const stringMap = (value: unknown): Readonly<Record<string, string>> => {
     out[k] = v
   }
   return out ?? NoLabels
+}
+
+/**
+ * Equal port lists are one frozen list: most Services of a cluster use one of a few (80, 443, 80+443), and a
+ * controller holds an intent per Service. The table is bounded (emptied when full), so odd lists cannot grow it.
+ */
+const portLists = new Map<string, ReadonlyArray<Port>>()
+const PortListsLimit = 4096
+
+const portsOf = (items: ReadonlyArray<unknown>): ReadonlyArray<Port> => {
+  const ports: Array<Port> = []
+  let name = ""
+  for (const item of items) {
+    const port = record(item)
+    const number = port?.["port"]
+    if (typeof number !== "number") continue
+    const protocol = text(port?.["protocol"]) ?? "TCP"
+    ports.push(Object.freeze({ protocol, port: number }))
+    // Length-prefixed protocol: the name is injective whatever the protocol text holds.
+    name += `${protocol.length}:${protocol}/${number},`
+  }
+  if (ports.length === 0) return NoPorts
+  const known = portLists.get(name)
+  if (known !== undefined) return known
+  const frozen = Object.freeze(ports)
+  if (portLists.size >= PortListsLimit) portLists.clear()
+  portLists.set(name, frozen)
+  return frozen
 }
 
 /** An annotation under both prefixes (built once: concatenating per lookup costs more than the lookup). */
@@ -209,12 +240,7 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
   const clusterIPs = clusterIPList.length > 0 ? clusterIPList : clusterIP === "" ? NoStrings : [clusterIP]
   const families = list(spec["ipFamilies"])
 
-  const ports: Array<Port> = []
-  for (const p of list(spec["ports"])) {
-    const port = record(p)
-    const number = port?.["port"]
-    if (typeof number === "number") ports.push({ protocol: text(port?.["protocol"]) ?? "TCP", port: number })
-  }
+  const ports = portsOf(list(spec["ports"]))
 
   const ingress: Array<string> = []
   for (const entry of list(status["ingress"])) {
@@ -242,7 +268,7 @@ export const fromService = (service: unknown): Result.Result<ServiceIntent, stri
     requestedPool: requestedPool === undefined || requestedPool === "" ? undefined : requestedPool,
     sharingKey: annotation(annotations, AllowSharedIPKeys) ?? "",
     backendKey,
-    ports: exact(ports),
+    ports,
     ingress: exact(ingress),
     current: currentOf(ingress),
     deprecatedAnnotations: exact(deprecated.toSorted())

@@ -232,8 +232,16 @@ const checkInvariants = (model: Model): void => {
     if (pools.find((p) => p.name === Core.poolForIp(state, Ip.parse(ip) ?? Ip.make(4, 0n)))?.avoidBuggyIPs) {
       model.note("IP in an avoidBuggyIPs pool")
     }
+    // The allocator's own list of holders (sharing and port checks read it) is exactly those Services.
+    const parsed = Ip.parse(ip)
+    assert.deepStrictEqual(
+      parsed === undefined ? [] : Core.holdersOf(state, parsed),
+      holders.map((h) => h.key).toSorted(),
+      `holders of ${ip}`
+    )
     if (holders.length < 2) continue
     model.note("shared IP")
+    if (holders.length > 2) model.note("IP shared three ways")
     const [first] = holders
     const seen = new Set<string>()
     for (const h of holders) {
@@ -317,7 +325,7 @@ describe("allocator core (model-based)", () => {
     for (const situation of [
       "shared IP", "dual-stack pair", "request honoured", "IP in an avoidBuggyIPs pool", "allocation dropped by pools",
       "allocation moved by pools", "ClearAssignment", "AllocationFailed", "AdditionalAssignFailed", "IPAllocated",
-      "not enough clusterips", "LoadBalancerFailed"
+      "not enough clusterips", "LoadBalancerFailed", "IP shared three ways"
     ]) {
       assert.isAtLeast(seen.get(situation) ?? 0, situation === "shared IP" ? 500 : 1, situation)
     }

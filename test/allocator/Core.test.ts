@@ -216,6 +216,23 @@ describe("requests and conflicts (§3.9)", () => {
     assert.strictEqual(Core.stats(s)[0]?.ipv4.inUse, 1)
   })
 
+  it("keeps every other holder of a shared IP when one in the middle leaves", () => {
+    const s = twoPools()
+    allocated(s, shared("a", "k", [["TCP", 80]]))
+    allocated(s, shared("b", "k", [["TCP", 443]]))
+    allocated(s, shared("c", "k", [["UDP", 53]]))
+    assert.deepStrictEqual(Core.holdersOf(s, ip("192.0.2.10")), ["default/a", "default/b", "default/c"])
+    assert.isTrue(Core.release(s, "default/b"))
+    assert.deepStrictEqual(Core.holdersOf(s, ip("192.0.2.10")), ["default/a", "default/c"])
+    assert.strictEqual(reason(Core.allocate(s, shared("d", "k", [["TCP", 80]]))), `port TCP/80 is already in use on "192.0.2.10"`)
+    assert.deepStrictEqual(allocated(s, shared("d", "k", [["TCP", 443]])), ["192.0.2.10"])
+    assert.isTrue(Core.release(s, "default/a"))
+    assert.isTrue(Core.release(s, "default/c"))
+    assert.isTrue(Core.release(s, "default/d"))
+    assert.deepStrictEqual(Core.holdersOf(s, ip("192.0.2.10")), [])
+    assert.strictEqual(Core.stats(s)[0]?.ipv4.inUse, 0)
+  })
+
   it("refuses to join an IP whose holder does not share", () => {
     const s = twoPools()
     allocated(s, intent("a", { annotations: { "metallb.io/loadBalancerIPs": "192.0.2.10" } }))
@@ -431,6 +448,41 @@ describe("counters (Pool Status DUALSTACK)", () => {
     const big = Core.stats(withPools(pool("big", ["2001:db8:1::/64"]))).at(0)
     assert.strictEqual(big?.ipv6.total, Core.MaxInt64)
     assert.strictEqual(big?.total, Core.MaxInt64)
+  })
+})
+
+describe("addresses far into a huge pool", () => {
+  it("shares, releases and rebuilds IPs beyond 2^53 from the pool's start like any other", () => {
+    const big = pool("big", ["2001:db8:1::/64"])
+    const s = withPools(big)
+    const far = (n: string, port: number, where = "2001:db8:1:0:ffff:ffff:ffff:fffe") =>
+      intent(n, {
+        clusterIPs: V6_CLUSTER,
+        ports: [["TCP", port]],
+        annotations: { "metallb.io/loadBalancerIPs": where, "metallb.io/allow-shared-ip": "k" }
+      })
+    assert.deepStrictEqual(allocated(s, far("a", 80)), ["2001:db8:1:0:ffff:ffff:ffff:fffe"])
+    assert.deepStrictEqual(allocated(s, far("b", 81)), ["2001:db8:1:0:ffff:ffff:ffff:fffe"])
+    assert.deepStrictEqual(allocated(s, far("c", 80, "2001:db8:1:0:ffff:ffff:ffff:ffff")), ["2001:db8:1:0:ffff:ffff:ffff:ffff"])
+    assert.strictEqual(reason(Core.allocate(s, far("d", 80))), `port TCP/80 is already in use on "2001:db8:1:0:ffff:ffff:ffff:fffe"`)
+    assert.deepStrictEqual(Core.holdersOf(s, ip("2001:db8:1:0:ffff:ffff:ffff:fffe")), ["default/a", "default/b"])
+    // Automatic allocation still starts at the pool's first address.
+    assert.deepStrictEqual(allocated(s, intent("e", { clusterIPs: V6_CLUSTER })), ["2001:db8:1::"])
+    assert.strictEqual(Core.stats(s)[0]?.ipv6.inUse, 3)
+    assert.isTrue(Core.release(s, "default/a"))
+    assert.deepStrictEqual(Core.holdersOf(s, ip("2001:db8:1:0:ffff:ffff:ffff:fffe")), ["default/b"])
+    const fresh = withPools(big)
+    const intents = ["b", "c", "e"].map((n) => {
+      const a = Core.assignmentOf(s, `default/${n}`)
+      const base = n === "e" ? intent(n, { clusterIPs: V6_CLUSTER }) : far(n, n === "b" ? 81 : 80, texts(a?.ips ?? []).join())
+      return withStatus(base, a?.ips ?? [])
+    })
+    Core.rebuild(fresh, intents)
+    assert.deepStrictEqual(Core.assignments(fresh), Core.assignments(s))
+    assert.isTrue(Core.release(s, "default/b"))
+    assert.isTrue(Core.release(s, "default/c"))
+    assert.strictEqual(Core.stats(s)[0]?.ipv6.inUse, 1)
+    assert.deepStrictEqual(allocated(s, far("f", 80)), ["2001:db8:1:0:ffff:ffff:ffff:fffe"])
   })
 })
 
