@@ -1000,10 +1000,8 @@ const usedCoords = (space: FamilySpace): Array<bigint> => {
     if (typeof o !== "number") return [...space.used.keys()].map((x) => space.base + BigInt(x)).toSorted(compareBigint)
     numbers[i++] = o
   }
-  const sorted = numbers.toSorted()
-  const out = new Array<bigint>(sorted.length)
-  for (let j = 0; j < sorted.length; j++) out[j] = space.base + BigInt(sorted[j] ?? 0)
-  return out
+  // Typed-array sort is numeric.
+  return Array.from(numbers.toSorted(), (n) => space.base + BigInt(n))
 }
 
 /** Recomputes every free set from the used addresses: O(n log n), used after bulk changes. */

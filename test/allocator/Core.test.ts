@@ -451,16 +451,17 @@ describe("counters (Pool Status DUALSTACK)", () => {
   })
 })
 
+const far = (n: string, port: number, where = "2001:db8:1:0:ffff:ffff:ffff:fffe") =>
+  intent(n, {
+    clusterIPs: V6_CLUSTER,
+    ports: [["TCP", port]],
+    annotations: { "metallb.io/loadBalancerIPs": where, "metallb.io/allow-shared-ip": "k" }
+  })
+
 describe("addresses far into a huge pool", () => {
   it("shares, releases and rebuilds IPs beyond 2^53 from the pool's start like any other", () => {
     const big = pool("big", ["2001:db8:1::/64"])
     const s = withPools(big)
-    const far = (n: string, port: number, where = "2001:db8:1:0:ffff:ffff:ffff:fffe") =>
-      intent(n, {
-        clusterIPs: V6_CLUSTER,
-        ports: [["TCP", port]],
-        annotations: { "metallb.io/loadBalancerIPs": where, "metallb.io/allow-shared-ip": "k" }
-      })
     assert.deepStrictEqual(allocated(s, far("a", 80)), ["2001:db8:1:0:ffff:ffff:ffff:fffe"])
     assert.deepStrictEqual(allocated(s, far("b", 81)), ["2001:db8:1:0:ffff:ffff:ffff:fffe"])
     assert.deepStrictEqual(allocated(s, far("c", 80, "2001:db8:1:0:ffff:ffff:ffff:ffff")), ["2001:db8:1:0:ffff:ffff:ffff:ffff"])
