@@ -153,6 +153,18 @@ export const make = Effect.fnUntraced(function*(options: StatusWriterOptions) {
       for (const o of [...l2Objects.map((o) => `l2:${o.metadata.name}`), ...bgpObjects.map((o) => `bgp:${o.metadata.name}`)]) {
         created.delete(o)
       }
+      // A record the informer does not show may be of an object already deleted (another node, the owner of the
+      // IP for a moment, removed it before this informer ever listed it): without this check it would stand for
+      // the status forever and the status would never be written again.
+      for (const [key, o] of [...created]) {
+        const resource = key.startsWith("l2:") ? ServiceL2Statuses : ServiceBGPStatuses
+        const gone = yield* kube.get(resource, o.metadata.name, namespace).pipe(
+          Effect.as(false),
+          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(true)),
+          Effect.orElseSucceed(() => false)
+        )
+        if (gone) created.delete(key)
+      }
       yield* write("l2", ServiceL2Statuses, l2Objects, new Map([...desired.l2].map(([k, i]) => [k, l2Status(node, k, i)])))
       yield* write("bgp", ServiceBGPStatuses, bgpObjects, new Map([...desired.bgp].map(([k, p]) => [k, bgpStatus(node, k, p)])))
       // The owner of a Service's IP removes what other nodes left for it (they may have crashed).
