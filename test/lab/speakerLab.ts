@@ -21,8 +21,16 @@ export interface SpeakerLab<K extends string> {
   readonly hosts: Record<K | "api", Netns.Host>
   readonly server: ApiServer
   readonly kubeconfig: string
-  /** Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has loaded the config. */
-  readonly startSpeaker: (node: K, args?: ReadonlyArray<string>) => Effect.Effect<Netns.LabProcess, Netns.LabError>
+  /**
+   * Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has started. Metrics are off
+   * unless `metricsPort` is given (each node namespace has its own port space); the layer 2 profile is `fast`
+   * unless `l2Profile` says otherwise.
+   */
+  readonly startSpeaker: (
+    node: K,
+    args?: ReadonlyArray<string>,
+    options?: { readonly metricsPort?: number; readonly l2Profile?: "default" | "fast" }
+  ) => Effect.Effect<Netns.LabProcess, Netns.LabError>
   readonly upsert: (...objects: ReadonlyArray<JsonObject>) => Effect.Effect<void>
   readonly list: (kind: "ServiceL2Status" | "ServiceBGPStatus") => ReadonlyArray<JsonObject>
 }
@@ -83,7 +91,7 @@ export const make = <const K extends string, const O extends string = never>(
       server.objects.upsert({ apiVersion: "v1", kind: "Node", metadata: { name, labels: { "kubernetes.io/hostname": name } } })
     }
 
-    const startSpeaker = (node: K, args: ReadonlyArray<string> = []) =>
+    const startSpeaker: SpeakerLab<K>["startSpeaker"] = (node, args = [], options = {}) =>
       Effect.gen(function*() {
         const p = yield* lab.spawn(hosts[node].ns, [
           process.execPath,
@@ -92,10 +100,10 @@ export const make = <const K extends string, const O extends string = never>(
           "--node-name", node,
           "--namespace", NS,
           "--kubeconfig", kubeconfig,
-          "--port", "0",
+          "--port", String(options.metricsPort ?? 0),
           "--health-probe-port", "0",
           "--log-level", "debug",
-          "--l2-profile", "fast",
+          "--l2-profile", options.l2Profile ?? "fast",
           "--bfd-port", "0",
           ...args
         ], { name: `speaker ${node}` })
