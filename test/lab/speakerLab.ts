@@ -1,7 +1,7 @@
 // The speaker lab: the real `metallb speaker` program in node namespaces on one LAN, against the in-memory API server
 // running in the test process. The server is reached through a forwarder in an `api` host on the LAN
 // (fixtures/tcp-to-unix.ts → a Unix socket → 127.0.0.1), so the speakers use a plain kubeconfig at 192.0.2.250.
-import { Effect, type Scope } from "effect"
+import { type Duration, Effect, type Scope } from "effect"
 import { writeFileSync } from "node:fs"
 import { connect, createServer, type Server, type Socket } from "node:net"
 import { join, resolve } from "node:path"
@@ -24,12 +24,12 @@ export interface SpeakerLab<K extends string> {
   /**
    * Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has started. Metrics are off
    * unless `metricsPort` is given (each node namespace has its own port space); the layer 2 profile is `fast`
-   * unless `l2Profile` says otherwise.
+   * unless `l2Profile` says otherwise; it must start within `startupTimeout` (default 20 s).
    */
   readonly startSpeaker: (
     node: K,
     args?: ReadonlyArray<string>,
-    options?: { readonly metricsPort?: number; readonly l2Profile?: "default" | "fast" }
+    options?: { readonly metricsPort?: number; readonly l2Profile?: "default" | "fast"; readonly startupTimeout?: Duration.Input }
   ) => Effect.Effect<Netns.LabProcess, Netns.LabError>
   readonly upsert: (...objects: ReadonlyArray<JsonObject>) => Effect.Effect<void>
   readonly list: (kind: "ServiceL2Status" | "ServiceBGPStatus") => ReadonlyArray<JsonObject>
@@ -107,7 +107,7 @@ export const make = <const K extends string, const O extends string = never>(
           "--bfd-port", "0",
           ...args
         ], { name: `speaker ${node}` })
-        yield* p.waitFor(/"event":"startup"/, { timeout: "20 seconds" })
+        yield* p.waitFor(/"event":"startup"/, { timeout: options.startupTimeout ?? "20 seconds" })
         return p
       })
 

@@ -30,6 +30,10 @@ export type NodeName = keyof typeof nodes
 export const nodeNames = Object.keys(nodes) as ReadonlyArray<NodeName>
 /** The speakers' metrics port (each node namespace has its own port space). */
 export const METRICS_PORT = 7472
+// Generous: other suites may load the 2 cores heavily, and a Node program then takes many seconds to start.
+const STARTUP = "60 seconds"
+/** How long a test waits for a state to be reached (a timeout says what it saw last). */
+export const WAIT = "45 seconds"
 
 export interface E2eOptions {
   /** bgpd.conf body for FRR in `rtr`; starts the router and the client behind it. */
@@ -114,14 +118,14 @@ export const make = (options: E2eOptions = {}): Effect.Effect<E2eLab, Netns.LabE
     ], { name: "controller" })
     // MetalLB's own timing (200 ms heartbeats, dead after 800 ms): the fast lab profile's 200 ms would count a
     // node dead over a scheduling hiccup of a loaded 2-core machine, and these tests measure no failover time.
-    const started = yield* Effect.forEach(nodeNames, (n) => l.startSpeaker(n, [], { metricsPort: METRICS_PORT, l2Profile: "default" }), {
+    const started = yield* Effect.forEach(nodeNames, (n) => l.startSpeaker(n, [], { metricsPort: METRICS_PORT, l2Profile: "default", startupTimeout: STARTUP }), {
       concurrency: "unbounded"
     })
-    yield* controller.waitFor(/"event":"startup"/, { timeout: "20 seconds" })
-    for (const server of servers) yield* server.waitFor(/listening/, { timeout: "20 seconds" })
+    yield* controller.waitFor(/"event":"startup"/, { timeout: STARTUP })
+    for (const server of servers) yield* server.waitFor(/listening/, { timeout: STARTUP })
     // As in a running cluster, the speakers know each other before the first Service arrives: otherwise each
     // counts only itself for a moment and all of them announce it at once.
-    for (const p of started) yield* p.waitFor(/"event":"l2Candidates","interface":"eth0","candidates":"n1,n2,n3"/, { timeout: "30 seconds" })
+    for (const p of started) yield* p.waitFor(/"event":"l2Candidates","interface":"eth0","candidates":"n1,n2,n3"/, { timeout: STARTUP })
     const speakers = Object.fromEntries(nodeNames.map((n, i) => [n, started[i]])) as Record<NodeName, Netns.LabProcess>
     // The programs' logs land in the work directory, which a failing test keeps (LAB_KEEP=1 keeps it always).
     yield* Effect.addFinalizer(() =>
@@ -145,7 +149,7 @@ export const make = (options: E2eOptions = {}): Effect.Effect<E2eLab, Netns.LabE
           const out = yield* kubectl("get", "svc", service, "--no-headers")
           const external = out.trim().split(/\s+/)[3]
           return external === undefined || external === "<pending>" ? yield* notYet(`kubectl get svc: ${out.trim()}`) : external.split(",")
-        }), "30 seconds")
+        }), WAIT)
         const fresh = ips.filter((ip) => !accepted.has(ip))
         for (const ip of fresh) accepted.add(ip)
         // kube-proxy's part: every node takes the Service IP's traffic.
@@ -190,7 +194,7 @@ export const make = (options: E2eOptions = {}): Effect.Effect<E2eLab, Netns.LabE
         Netns.nsExec(ns, [process.execPath, udpFixture, ip, String(port)], { allowFailure: true })
           .pipe(Effect.map((r) => (r.code === 0 ? asNode(r.stdout) : undefined))),
       reach: (ns, ip, port = 80) =>
-        eventually(`HTTP to ${ip}:${port}`, Effect.flatMap(http(ns, ip, port), (node) => (node === undefined ? notYet("no answer") : Effect.succeed(node))), "20 seconds"),
+        eventually(`HTTP to ${ip}:${port}`, Effect.flatMap(http(ns, ip, port), (node) => (node === undefined ? notYet("no answer") : Effect.succeed(node))), WAIT),
       l2Owner: (service, ip, stableFor = "2 seconds") =>
         stable(`${service}: one ServiceL2Status naming the node that answers ARP for ${ip}`, Effect.gen(function*() {
           const statuses = l2Nodes(service)
@@ -205,7 +209,7 @@ export const make = (options: E2eOptions = {}): Effect.Effect<E2eLab, Netns.LabE
           return JSON.stringify(seen) === JSON.stringify(wanted) && ps.every((p) => p.multipath || ps.length === 1)
             ? true
             : yield* notYet(`next hops ${seen.join(",") || "none"}`)
-        }), "30 seconds")),
+        }), WAIT)),
       arpOwner,
       l2Nodes,
       events: (service) =>
@@ -233,7 +237,7 @@ export const make = (options: E2eOptions = {}): Effect.Effect<E2eLab, Netns.LabE
 export const endpoints = SpeakerLab.endpoints
 
 /** Waits until `check` holds for `duration` in a row (a state that merely passes through does not count). */
-export const stable = <A>(what: string, check: Effect.Effect<A | undefined, Netns.LabError>, duration: Duration.Input, timeout: Duration.Input = "30 seconds") =>
+export const stable = <A>(what: string, check: Effect.Effect<A | undefined, Netns.LabError>, duration: Duration.Input, timeout: Duration.Input = WAIT) =>
   eventually(what, Effect.gen(function*() {
     const first = yield* check
     if (first === undefined) return undefined

@@ -79,11 +79,11 @@ describe.skipIf(gate.skip)("e2e: the walkthrough with kubectl, controller, speak
           return statuses.length === 0 && arp === undefined && series === undefined
             ? true
             : yield* notYet(`statuses ${statuses.join(",") || "none"}, ARP ${arp ?? "none"}, announced ${series ?? "gone"}`)
-        }), "20 seconds")
+        }), E2e.WAIT)
         // A client that has not cached the owner's MAC (kube-proxy would also drop the IP) cannot reach it any more.
         yield* Netns.nsExec(e.cli, ["ip", "neigh", "flush", "dev", "eth0"])
         assert.isUndefined(yield* e.http(e.cli, ip))
-      })), 120_000)
+      })), 240_000)
 
     it.live(`BGP (${f.format}): a client behind FRR reaches the nodes over ECMP — §8.5 ETP=cluster IPV4, ServiceBGPStatus IPV4`, () =>
       Effect.scoped(Effect.gen(function*() {
@@ -99,7 +99,7 @@ describe.skipIf(gate.skip)("e2e: the walkthrough with kubectl, controller, speak
         const paths = yield* eventually("three multipaths in FRR", Effect.gen(function*() {
           const ps = yield* e.paths(`${ip}/32`)
           return ps.length === 3 && ps.every((p) => p.multipath) ? ps : yield* notYet(`paths ${JSON.stringify(ps.map((p) => [p.nexthop, p.multipath]))}`)
-        }), "30 seconds")
+        }), E2e.WAIT)
         assert.deepStrictEqual(paths.map((p) => p.nexthop).toSorted(), ["192.0.2.11", "192.0.2.12", "192.0.2.13"])
         for (const p of paths) {
           assert.strictEqual(p.origin, "IGP")
@@ -122,8 +122,8 @@ describe.skipIf(gate.skip)("e2e: the walkthrough with kubectl, controller, speak
           const ps = yield* e.paths(`${ip}/32`)
           const left = e.l.list("ServiceBGPStatus").length
           return ps.length === 0 && left === 0 ? true : yield* notYet(`${ps.length} paths, ${left} statuses`)
-        }), "20 seconds")
+        }), E2e.WAIT)
         assert.isUndefined(yield* e.http(e.wan, ip))
-      })), 120_000)
+      })), 240_000)
   }
 })
