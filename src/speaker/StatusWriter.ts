@@ -156,7 +156,7 @@ export const make = Effect.fnUntraced(function*(options: StatusWriterOptions) {
       // A record the informer does not show may be of an object already deleted (another node, the owner of the
       // IP for a moment, removed it before this informer ever listed it): without this check it would stand for
       // the status forever and the status would never be written again.
-      for (const [key, o] of [...created]) {
+      for (const [key, o] of created) {
         const resource = key.startsWith("l2:") ? ServiceL2Statuses : ServiceBGPStatuses
         const gone = yield* kube.get(resource, o.metadata.name, namespace).pipe(
           Effect.as(false),

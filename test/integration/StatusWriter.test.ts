@@ -21,13 +21,14 @@ describe("StatusWriter", () => {
       yield* writer.sync(desired)
       const [first] = statuses()
       assert.strictEqual((first?.["status"] as { node?: string } | undefined)?.node, "n1")
+      const firstName = String((first?.["metadata"] as { name?: string } | undefined)?.name)
 
       // Deleted at once, before a sync could see it in the informer (another node claimed the IP for a moment).
-      server.objects.delete("metallb.io/v1beta1", "ServiceL2Status", NS, String((first?.["metadata"] as { name?: string }).name))
+      server.objects.delete("metallb.io/v1beta1", "ServiceL2Status", NS, firstName)
       yield* Effect.sleep("200 millis")
       yield* writer.sync(desired)
       const again = yield* eventually("the status written again", () => (statuses().length === 1 ? statuses()[0] : undefined))
       assert.strictEqual((again["status"] as { node?: string } | undefined)?.node, "n1")
-      assert.notStrictEqual((again["metadata"] as { name?: string }).name, (first?.["metadata"] as { name?: string }).name)
+      assert.notStrictEqual((again["metadata"] as { name?: string }).name, firstName)
     })))
 })

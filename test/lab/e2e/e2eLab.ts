@@ -86,6 +86,12 @@ const asNode = (text: string | undefined): NodeName | undefined => {
   return nodeNames.find((n) => n === t)
 }
 
+const byMac = (mac: string | undefined) => nodeNames.find((n) => Netns.hostMac(nodes[n]) === mac)
+
+const http = (ns: string, ip: string, port = 80) =>
+  Netns.nsExec(ns, ["curl", "-s", "--max-time", "2", `http://${ip.includes(":") ? `[${ip}]` : ip}:${port}/`], { allowFailure: true })
+    .pipe(Effect.map((r) => (r.code === 0 ? asNode(r.stdout) : undefined)))
+
 export const make = (options: E2eOptions = {}): Effect.Effect<E2eLab, Netns.LabError, Scope.Scope> =>
   Effect.gen(function*() {
     const l = yield* SpeakerLab.make(nodes, { cli: 100, rtr: 1 })
@@ -157,10 +163,6 @@ export const make = (options: E2eOptions = {}): Effect.Effect<E2eLab, Netns.LabE
         return ips
       })
 
-    const byMac = (mac: string | undefined) => nodeNames.find((n) => Netns.hostMac(nodes[n]) === mac)
-    const http = (ns: string, ip: string, port = 80) =>
-      Netns.nsExec(ns, ["curl", "-s", "--max-time", "2", `http://${ip.includes(":") ? `[${ip}]` : ip}:${port}/`], { allowFailure: true })
-        .pipe(Effect.map((r) => (r.code === 0 ? asNode(r.stdout) : undefined)))
     const arpOwner = (ip: string) =>
       Netns.nsExec(l.others.cli.ns, ["arping", "-i", "eth0", "-c", "1", "-w", "1", ip], { allowFailure: true }).pipe(
         Effect.map((r) => byMac(/from ([0-9a-f:]{17})/i.exec(r.stdout)?.[1]?.toLowerCase()))
