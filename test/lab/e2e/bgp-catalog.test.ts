@@ -12,37 +12,11 @@ import * as E2e from "./e2eLab.ts"
 
 const gate = labGate(["ip", "arping", "curl", "kubectl", "vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra"])
 
-const pool = (name: string, addresses: ReadonlyArray<string>): JsonObject => ({
-  apiVersion: "metallb.io/v1beta1",
-  kind: "IPAddressPool",
-  metadata: { name, namespace: E2e.NS },
-  spec: { addresses: [...addresses] }
-})
-
-const ad = (kind: "BGPAdvertisement" | "L2Advertisement", name: string, pools: ReadonlyArray<string>, nodeSelectors?: ReadonlyArray<JsonObject>): JsonObject => ({
-  apiVersion: "metallb.io/v1beta1",
-  kind,
-  metadata: { name, namespace: E2e.NS },
-  spec: { ipAddressPools: [...pools], ...(nodeSelectors === undefined ? {} : { nodeSelectors: [...nodeSelectors] }) }
-})
-
 const peer = (extra: JsonObject = {}): JsonObject => ({
   apiVersion: "metallb.io/v1beta2",
   kind: "BGPPeer",
   metadata: { name: "router", namespace: E2e.NS },
   spec: { myASN: 64500, peerASN: 64512, peerAddress: "192.0.2.1", holdTime: "9s", ...extra }
-})
-
-const service = (name: string, options: { readonly port?: number; readonly local?: boolean; readonly annotations?: Record<string, string> } = {}): JsonObject => ({
-  apiVersion: "v1",
-  kind: "Service",
-  metadata: { name, namespace: "default", annotations: options.annotations ?? {} },
-  spec: {
-    type: "LoadBalancer",
-    selector: { app: name },
-    ports: [{ name: "http", port: options.port ?? 80, protocol: "TCP" }],
-    ...(options.local === true ? { externalTrafficPolicy: "Local" } : {})
-  }
 })
 
 /** The nodes answering `n` HTTP requests from the client behind the router. */
@@ -65,9 +39,9 @@ describe.skipIf(gate.skip)("e2e: MetalLB's BGP catalog on the whole system", () 
         const e = yield* E2e.make({ router: frrEbgp(), ports: [80, 8080] })
         yield* e.l.upsert(
           peer({ routerID: "10.10.10.1" }),
-          pool("wan", ["203.0.113.0/28"]),
-          ad("BGPAdvertisement", "wan", ["wan"]),
-          service("local", { local: true }),
+          E2e.pool("wan", ["203.0.113.0/28"]),
+          E2e.advertisement("BGPAdvertisement", "wan", ["wan"]),
+          E2e.service("local", { local: true }),
           E2e.endpoints("local", ["n2"])
         )
         // routerID: FRR sees every node's session with BGP identifier 10.10.10.1.
@@ -92,7 +66,7 @@ describe.skipIf(gate.skip)("e2e: MetalLB's BGP catalog on the whole system", () 
 
         // metallb.io/loadBalancerIPs: the requested IP, announced from every node.
         yield* e.l.upsert(
-          service("web", { annotations: { "metallb.io/loadBalancerIPs": "203.0.113.7" } }),
+          E2e.service("web", { annotations: { "metallb.io/loadBalancerIPs": "203.0.113.7" } }),
           E2e.endpoints("web", ["n1"])
         )
         assert.deepStrictEqual(yield* e.externalIps("web"), ["203.0.113.7"])
@@ -107,9 +81,9 @@ describe.skipIf(gate.skip)("e2e: MetalLB's BGP catalog on the whole system", () 
         // Two Services sharing one IP (key foo) on different ports: both reachable through the router.
         const shared = { "metallb.io/allow-shared-ip": "foo", "metallb.io/loadBalancerIPs": "203.0.113.9" }
         yield* e.l.upsert(
-          service("ov-a", { annotations: shared }),
+          E2e.service("ov-a", { annotations: shared }),
           E2e.endpoints("ov-a", ["n1"]),
-          service("ov-b", { annotations: shared, port: 8080 }),
+          E2e.service("ov-b", { annotations: shared, ports: [{ name: "http", port: 8080, protocol: "TCP" }] }),
           E2e.endpoints("ov-b", ["n3"])
         )
         assert.deepStrictEqual(yield* e.externalIps("ov-a"), ["203.0.113.9"])
@@ -136,9 +110,9 @@ describe.skipIf(gate.skip)("e2e: MetalLB's BGP catalog on the whole system", () 
             data: { password: Buffer.from("s3cret").toString("base64") }
           },
           peer({ passwordSecret: { name: "bgp-password", namespace: E2e.NS } }),
-          pool("lan", ["192.0.2.240-192.0.2.249"]),
-          ad("BGPAdvertisement", "lan", ["lan"]),
-          service("both"),
+          E2e.pool("lan", ["192.0.2.240-192.0.2.249"]),
+          E2e.advertisement("BGPAdvertisement", "lan", ["lan"]),
+          E2e.service("both"),
           E2e.endpoints("both", ["n1", "n2"])
         )
         const [ip = ""] = yield* e.externalIps("both")
@@ -148,7 +122,7 @@ describe.skipIf(gate.skip)("e2e: MetalLB's BGP catalog on the whole system", () 
         yield* throughout("no ARP answer on the LAN", Effect.map(e.arpOwner(ip), (n) => n === undefined), "2 seconds")
         assert.isUndefined(yield* e.http(e.cli, ip))
 
-        yield* e.l.upsert(ad("L2Advertisement", "lan", ["lan"]))
+        yield* e.l.upsert(E2e.advertisement("L2Advertisement", "lan", ["lan"]))
         const owner = yield* e.l2Owner("both", ip)
         assert.strictEqual(yield* e.reach(e.cli, ip), owner)
 
@@ -165,9 +139,9 @@ describe.skipIf(gate.skip)("e2e: MetalLB's BGP catalog on the whole system", () 
 
         // An advertisement selecting a label no node has: nothing announced until a node gets it, then only it.
         yield* e.l.upsert(
-          pool("picky", ["203.0.113.32/28"]),
-          ad("BGPAdvertisement", "picky", ["picky"], [{ matchLabels: { "e2e/bgp": "yes" } }]),
-          service("picky", { annotations: { "metallb.io/address-pool": "picky" } }),
+          E2e.pool("picky", ["203.0.113.32/28"]),
+          E2e.advertisement("BGPAdvertisement", "picky", ["picky"], [{ matchLabels: { "e2e/bgp": "yes" } }]),
+          E2e.service("picky", { annotations: { "metallb.io/address-pool": "picky" } }),
           E2e.endpoints("picky", ["n1", "n2", "n3"])
         )
         const [picky = ""] = yield* e.externalIps("picky")

@@ -12,6 +12,7 @@ import { Duration, Effect, type Scope } from "effect"
 import { writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import type { JsonObject } from "../../../src/testing/apiserver/Json.ts"
 import { type KubectlResult, runKubectl } from "../../../src/testing/Kubectl.ts"
 import { acceptVips } from "../../../src/testing/L2Node.ts"
 import * as Netns from "../../../src/testing/Netns.ts"
@@ -235,8 +236,41 @@ export const make = (options: E2eOptions = {}): Effect.Effect<E2eLab, Netns.LabE
     } satisfies E2eLab
   })
 
-/** The endpoints controller's part: an EndpointSlice for `service` with one ready pod on each of `onNodes`. */
+/** The endpoints controller's part: an EndpointSlice for `service` with one ready pod on each of the nodes. */
 export const endpoints = SpeakerLab.endpoints
+export const pool = SpeakerLab.pool
+
+export const advertisement = (
+  kind: "BGPAdvertisement" | "L2Advertisement",
+  name: string,
+  pools: ReadonlyArray<string>,
+  nodeSelectors?: ReadonlyArray<JsonObject>
+): JsonObject => ({
+  apiVersion: "metallb.io/v1beta1",
+  kind,
+  metadata: { name, namespace: NS },
+  spec: { ipAddressPools: [...pools], ...(nodeSelectors === undefined ? {} : { nodeSelectors: [...nodeSelectors] }) }
+})
+
+/** A LoadBalancer Service in `default` (one TCP port 80 unless `ports` says otherwise). */
+export const service = (
+  name: string,
+  options: {
+    readonly ports?: ReadonlyArray<{ readonly name: string; readonly port: number; readonly protocol: "TCP" | "UDP" }>
+    readonly local?: boolean
+    readonly annotations?: Record<string, string>
+  } = {}
+): JsonObject => ({
+  apiVersion: "v1",
+  kind: "Service",
+  metadata: { name, namespace: "default", annotations: options.annotations ?? {} },
+  spec: {
+    type: "LoadBalancer",
+    selector: { app: name },
+    ports: options.ports ?? [{ name: "http", port: 80, protocol: "TCP" }],
+    ...(options.local === true ? { externalTrafficPolicy: "Local" } : {})
+  }
+})
 
 /** Waits until `check` holds for `duration` in a row (a state that merely passes through does not count). */
 export const stable = <A>(what: string, check: Effect.Effect<A | undefined, Netns.LabError>, duration: Duration.Input, timeout: Duration.Input = WAIT) =>

@@ -4,46 +4,12 @@
 // speaker failover (speaker-layer2.test.ts), IP assignment and lb-class (test/integration/controller-*.test.ts).
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { JsonObject } from "../../../src/testing/apiserver/Json.ts"
 import * as Netns from "../../../src/testing/Netns.ts"
 import { eventually, notYet, throughout } from "../bgpLab.ts"
 import { labGate } from "../prerequisites.ts"
 import * as E2e from "./e2eLab.ts"
 
 const gate = labGate(["ip", "arping", "curl", "kubectl"])
-
-const pool = (name: string, addresses: ReadonlyArray<string>): JsonObject => ({
-  apiVersion: "metallb.io/v1beta1",
-  kind: "IPAddressPool",
-  metadata: { name, namespace: E2e.NS },
-  spec: { addresses: [...addresses] }
-})
-
-const l2Ad = (name: string, pools: ReadonlyArray<string>, nodeSelectors?: ReadonlyArray<JsonObject>): JsonObject => ({
-  apiVersion: "metallb.io/v1beta1",
-  kind: "L2Advertisement",
-  metadata: { name, namespace: E2e.NS },
-  spec: { ipAddressPools: [...pools], ...(nodeSelectors === undefined ? {} : { nodeSelectors: [...nodeSelectors] }) }
-})
-
-const service = (
-  name: string,
-  options: {
-    readonly ports?: ReadonlyArray<{ readonly name: string; readonly port: number; readonly protocol: "TCP" | "UDP" }>
-    readonly local?: boolean
-    readonly annotations?: Record<string, string>
-  } = {}
-): JsonObject => ({
-  apiVersion: "v1",
-  kind: "Service",
-  metadata: { name, namespace: "default", annotations: options.annotations ?? {} },
-  spec: {
-    type: "LoadBalancer",
-    selector: { app: name },
-    ports: options.ports ?? [{ name: "http", port: 80, protocol: "TCP" }],
-    ...(options.local === true ? { externalTrafficPolicy: "Local" } : {})
-  }
-})
 
 describe.skipIf(gate.skip)("e2e: MetalLB's layer 2 catalog on the whole system", () => {
   it("has its prerequisites", () => {
@@ -54,11 +20,11 @@ describe.skipIf(gate.skip)("e2e: MetalLB's layer 2 catalog on the whole system",
     Effect.scoped(Effect.gen(function*() {
       const e = yield* E2e.make()
       yield* e.l.upsert(
-        pool("l2", ["192.0.2.240-192.0.2.249"]),
-        l2Ad("l2", ["l2"]),
-        service("local", { local: true }),
+        E2e.pool("l2", ["192.0.2.240-192.0.2.249"]),
+        E2e.advertisement("L2Advertisement", "l2", ["l2"]),
+        E2e.service("local", { local: true }),
         E2e.endpoints("local", ["n3"]),
-        service("mixed", { ports: [{ name: "tcp", port: 80, protocol: "TCP" }, { name: "udp", port: 80, protocol: "UDP" }] }),
+        E2e.service("mixed", { ports: [{ name: "tcp", port: 80, protocol: "TCP" }, { name: "udp", port: 80, protocol: "UDP" }] }),
         E2e.endpoints("mixed", ["n2"])
       )
 
@@ -87,11 +53,11 @@ describe.skipIf(gate.skip)("e2e: MetalLB's layer 2 catalog on the whole system",
       const e = yield* E2e.make({ ports: [80, 8080] })
       const shared = { "metallb.io/allow-shared-ip": "web", "metallb.io/loadBalancerIPs": "192.0.2.245" }
       yield* e.l.upsert(
-        pool("l2", ["192.0.2.240-192.0.2.249"]),
-        l2Ad("l2", ["l2"]),
-        service("front", { annotations: shared }),
+        E2e.pool("l2", ["192.0.2.240-192.0.2.249"]),
+        E2e.advertisement("L2Advertisement", "l2", ["l2"]),
+        E2e.service("front", { annotations: shared }),
         E2e.endpoints("front", ["n1"]),
-        service("admin", { annotations: shared, ports: [{ name: "http", port: 8080, protocol: "TCP" }] }),
+        E2e.service("admin", { annotations: shared, ports: [{ name: "http", port: 8080, protocol: "TCP" }] }),
         E2e.endpoints("admin", ["n2"])
       )
       // Two Services, one IP, backends on different nodes: one owner for both, named by both nodeAssigned Events.
@@ -111,9 +77,9 @@ describe.skipIf(gate.skip)("e2e: MetalLB's layer 2 catalog on the whole system",
 
       // An advertisement whose nodeSelector matches no node: the Service gets its IP but nobody announces it.
       yield* e.l.upsert(
-        pool("picky", ["192.0.2.230-192.0.2.232"]),
-        l2Ad("picky", ["picky"], [{ matchLabels: { "e2e/l2": "yes" } }]),
-        service("picky", { annotations: { "metallb.io/address-pool": "picky" } }),
+        E2e.pool("picky", ["192.0.2.230-192.0.2.232"]),
+        E2e.advertisement("L2Advertisement", "picky", ["picky"], [{ matchLabels: { "e2e/l2": "yes" } }]),
+        E2e.service("picky", { annotations: { "metallb.io/address-pool": "picky" } }),
         E2e.endpoints("picky", ["n1", "n2", "n3"])
       )
       const [picky = ""] = yield* e.externalIps("picky")
@@ -125,7 +91,7 @@ describe.skipIf(gate.skip)("e2e: MetalLB's layer 2 catalog on the whole system",
       assert.strictEqual(yield* e.l2Owner("picky", picky), "n2")
       assert.strictEqual(yield* e.reach(e.cli, picky), "n2")
       // An advertisement selecting one node by hostname: that node takes over.
-      yield* e.l.upsert(l2Ad("picky", ["picky"], [{ matchLabels: { "kubernetes.io/hostname": "n3" } }]))
+      yield* e.l.upsert(E2e.advertisement("L2Advertisement", "picky", ["picky"], [{ matchLabels: { "kubernetes.io/hostname": "n3" } }]))
       assert.strictEqual(yield* e.l2Owner("picky", picky), "n3")
       yield* Netns.nsExec(e.cli, ["ip", "neigh", "flush", "dev", "eth0"])
       assert.strictEqual(yield* e.reach(e.cli, picky), "n3")
