@@ -54,8 +54,6 @@ export interface E2eLab {
   readonly speakers: Record<NodeName, Netns.LabProcess>
   /** kubectl against the API server; fails with its stderr on a non-zero exit. */
   readonly kubectl: (...args: ReadonlyArray<string>) => Effect.Effect<string, Netns.LabError>
-  /** Writes `yaml` to the lab directory and `kubectl apply -f`s it. */
-  readonly applyYaml: (name: string, yaml: string) => Effect.Effect<string, Netns.LabError>
   /** Waits until `kubectl get svc` shows the Service's EXTERNAL-IP(s), then makes every node accept them. */
   readonly externalIps: (service: string) => Effect.Effect<ReadonlyArray<string>, Netns.LabError>
   /** The node name an HTTP GET of http://IP:PORT/ from `ns` answers with (curl), or undefined. */
@@ -185,12 +183,6 @@ export const make = (options: E2eOptions = {}): Effect.Effect<E2eLab, Netns.LabE
       controller,
       speakers,
       kubectl,
-      applyYaml: (name, yaml) =>
-        Effect.suspend(() => {
-          const file = join(lab.dir, `${name}.yaml`)
-          writeFileSync(file, yaml)
-          return kubectl("apply", "-f", file)
-        }),
       externalIps,
       http,
       udp: (ns, ip, port) =>
@@ -273,7 +265,7 @@ export const service = (
 })
 
 /** Waits until `check` holds for `duration` in a row (a state that merely passes through does not count). */
-export const stable = <A>(what: string, check: Effect.Effect<A | undefined, Netns.LabError>, duration: Duration.Input, timeout: Duration.Input = WAIT) =>
+const stable = <A>(what: string, check: Effect.Effect<A | undefined, Netns.LabError>, duration: Duration.Input, timeout: Duration.Input = WAIT) =>
   eventually(what, Effect.gen(function*() {
     const first = yield* check
     if (first === undefined) return undefined
