@@ -105,18 +105,28 @@ export const layer = (options: Layer2PlaneOptions): Layer.Layer<Layer2Plane, unk
       yield* Effect.logInfo("layer 2 liveness started").pipe(
         Effect.annotateLogs({ event: "l2Liveness", interfaces: interfaces.join(","), interval: options.timing.interval })
       )
-      // The responders follow a link change at once instead of at the next 10 s scan.
+      // The responders follow a link change at once instead of at the next 10 s scan. Who counts as a candidate on
+      // an interface is logged when it changes (MetalLB logs memberlist joins and leaves): it decides ownership.
       let linkState = ""
-      const followLinks = live.changes.pipe(
-        Stream.runForEach((view) => {
-          const now = [...view.interfaces].map(([i, v]) => `${i}:${v.linkUp}`).join(",")
-          if (now === linkState) return Effect.void
-          linkState = now
-          return l2.rescan
-        }),
+      const candidates = new Map<string, string>()
+      yield* live.changes.pipe(
+        Stream.runForEach((view) =>
+          Effect.gen(function*() {
+            for (const [iface, v] of view.interfaces) {
+              const now = [...v.candidates].toSorted().join(",")
+              if (candidates.get(iface) === now) continue
+              candidates.set(iface, now)
+              yield* Effect.logInfo("layer 2 candidates changed").pipe(
+                Effect.annotateLogs({ event: "l2Candidates", interface: iface, candidates: now })
+              )
+            }
+            const links = [...view.interfaces].map(([i, v]) => `${i}:${v.linkUp}`).join(",")
+            if (links === linkState) return
+            linkState = links
+            yield* l2.rescan
+          })),
         Effect.forkScoped
       )
-      yield* followLinks
       return Layer2Plane.of({
         alive: Effect.map(SubscriptionRef.get(live.view), Liveness.candidates),
         changes: live.changes,

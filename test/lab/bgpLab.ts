@@ -82,9 +82,11 @@ export const throughout = (what: string, check: Effect.Effect<boolean, Netns.Lab
     Effect.asVoid
   )
 
-/** lab-harness.md §2: the FRR router (AS 64512) for eBGP nodes in AS 64500, dynamic peers, MD5, IPv4 and IPv6. */
-export const frrEbgp = (options: { readonly password?: string; readonly extraNeighbor?: string; readonly gracefulRestart?: boolean; readonly bfd?: boolean } = {}) =>
-  `router bgp 64512
+/** lab-harness.md §2: the FRR router (AS 64512, or `asn`) for eBGP nodes in AS 64500, dynamic peers, MD5, IPv4 and IPv6. */
+export const frrEbgp = (
+  options: { readonly password?: string; readonly extraNeighbor?: string; readonly gracefulRestart?: boolean; readonly bfd?: boolean; readonly asn?: number } = {}
+) =>
+  `router bgp ${options.asn ?? 64512}
  bgp router-id 192.0.2.1
  bgp log-neighbor-changes
  no bgp ebgp-requires-policy

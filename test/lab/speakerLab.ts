@@ -1,7 +1,7 @@
 // The speaker lab: the real `metallb speaker` program in node namespaces on one LAN, against the in-memory API server
 // running in the test process. The server is reached through a forwarder in an `api` host on the LAN
 // (fixtures/tcp-to-unix.ts → a Unix socket → 127.0.0.1), so the speakers use a plain kubeconfig at 192.0.2.250.
-import { Effect, type Scope } from "effect"
+import { type Duration, Effect, type Scope } from "effect"
 import { writeFileSync } from "node:fs"
 import { connect, createServer, type Server, type Socket } from "node:net"
 import { join, resolve } from "node:path"
@@ -22,10 +22,15 @@ export interface SpeakerLab<K extends string> {
   readonly server: ApiServer
   readonly kubeconfig: string
   /**
-   * Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has loaded the config. `args`
-   * may override the lab's defaults (`--bfd-port 3784` turns BFD on); `kubeconfig` replaces the lab's.
+   * Starts `metallb speaker --node-name NODE` in the node's namespace; waits until it has started. `args` may override
+   * the lab's defaults (`--bfd-port 3784` turns BFD on, `--port N` metrics); `kubeconfig` replaces the lab's; it must
+   * start within `startupTimeout` (default 60 s: a loaded 2-core machine can take long to start a node process).
    */
-  readonly startSpeaker: (node: K, args?: ReadonlyArray<string>, options?: { readonly kubeconfig?: string }) => Effect.Effect<Netns.LabProcess, Netns.LabError>
+  readonly startSpeaker: (
+    node: K,
+    args?: ReadonlyArray<string>,
+    options?: { readonly kubeconfig?: string; readonly startupTimeout?: Duration.Input }
+  ) => Effect.Effect<Netns.LabProcess, Netns.LabError>
   readonly upsert: (...objects: ReadonlyArray<JsonObject>) => Effect.Effect<void>
   readonly list: (kind: "ServiceL2Status" | "ServiceBGPStatus") => ReadonlyArray<JsonObject>
 }
@@ -94,7 +99,7 @@ export const make = <const K extends string, const O extends string = never>(
       server.objects.upsert({ apiVersion: "v1", kind: "Node", metadata: { name, labels: { "kubernetes.io/hostname": name } } })
     }
 
-    const startSpeaker = (node: K, args: ReadonlyArray<string> = [], options: { readonly kubeconfig?: string } = {}) =>
+    const startSpeaker: SpeakerLab<K>["startSpeaker"] = (node, args = [], options = {}) =>
       Effect.gen(function*() {
         // The program refuses a flag given twice: a default goes when `args` sets that flag.
         const given = new Set(args.filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]))
@@ -109,8 +114,7 @@ export const make = <const K extends string, const O extends string = never>(
           ...defaults,
           ...args
         ], { name: `speaker ${node}` })
-        // Generous: a loaded 2-core machine can take long to start a node process; the tests judge behaviour, not start-up.
-        yield* p.waitFor(/"event":"startup"/, { timeout: "60 seconds" })
+        yield* p.waitFor(/"event":"startup"/, { timeout: options.startupTimeout ?? "60 seconds" })
         return p
       })
 
