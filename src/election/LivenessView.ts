@@ -7,7 +7,9 @@
  *   `rejoinAfter`: a flapping node cannot bounce ownership at heartbeat rate, losing one is never delayed.
  * - **Self** is ready (and says so) when its link is up, its heartbeats go out, it has listened for `deadAfter`
  *   (it has learnt who is alive) and it is not isolated; it counts itself a candidate `rejoinAfter − interval` after
- *   that, one interval before its peers do, so a handover overlaps by at most an interval instead of leaving a gap.
+ *   that, one interval before its peers do, so a handover overlaps by at most an interval instead of leaving a gap
+ *   — but not before the peers that became ready with it (within an interval) count, so nodes starting together
+ *   never each count only themselves.
  * - **Isolation**: when the directory says peers heartbeat here but none was heard for `2 × deadAfter` while the
  *   link is up, self is isolated: not ready, and its heartbeats say so, so peers stop counting it at once.
  * - **Stale self**: a tick later than `deadAfter` after the previous one (a stalled event loop) starts listening
@@ -183,7 +185,15 @@ export const view = (state: State, self: string, now: number): View => {
   }
   const s = state.self
   const fresh = s.lastTick !== undefined && now - s.lastTick <= deadAfter
-  const selfCandidate = fresh && s.readySince !== undefined && now - s.readySince >= selfCandidateThreshold(state.timing)
+  // Counting self one interval early makes a returning node overlap the old owner. Nodes that became ready together
+  // (a bootstrap, a rollout) would each count only themselves for that interval and all claim every IP: so self
+  // also waits for the peers it hears that became ready no later than an interval after it.
+  const readySince = s.readySince
+  const peersFirst = readySince !== undefined && [...state.peers].some(([node, peer]) =>
+    node !== self && heardWithin(peer, now, deadAfter) && peer.readySince !== undefined &&
+    peer.readySince <= readySince + state.timing.interval && now - peer.readySince < rejoinAfter
+  )
+  const selfCandidate = fresh && readySince !== undefined && now - readySince >= selfCandidateThreshold(state.timing) && !peersFirst
   if (selfCandidate) candidates.add(self)
   return { alive, candidates, selfCandidate, selfReady: s.readySince !== undefined, isolated: s.isolated, linkUp: s.linkUp }
 }

@@ -100,6 +100,37 @@ describe("LivenessView", () => {
     }))
   })
 
+  it("nodes that become ready together never count only themselves (bootstrap, rollout); a late joiner does not hold self back", () => {
+    fc.assert(fc.property(timings, fc.integer({ min: -400, max: 400 }), fc.integer({ min: 0, max: 49 }), (t, skew, phase) => {
+      // Self ticks every interval from 0; the peer started `skew` ms later (earlier if negative) and says ready once it
+      // has listened deadAfter. At no instant may self count itself while a peer that became ready no later than an
+      // interval after it is alive but not yet counted.
+      let s = LV.initial(t)
+      let seq = 0
+      const peerReadyAt = skew + t.deadAfter
+      const events: Array<{ at: number; kind: "tick" | "heard" }> = []
+      for (let at = 0; at <= 4 * t.rejoinAfter; at += t.interval) events.push({ at, kind: "tick" })
+      for (let at = Math.max(0, skew) + (phase % t.interval); at <= 4 * t.rejoinAfter; at += t.interval) events.push({ at, kind: "heard" })
+      events.sort((a, b) => a.at - b.at || (a.kind === "heard" ? -1 : 1))
+      let selfFirst: number | undefined
+      for (const e of events) {
+        s = e.kind === "tick"
+          ? LV.tick(LV.awake(s, e.at), up, e.at)
+          : LV.heard(s, { node: "p", bootId: "b", sequence: ++seq, leaving: false, ready: e.at >= peerReadyAt }, e.at)
+        for (const probe of [e.at, e.at + 1]) {
+          const v = LV.view(s, "self", probe)
+          const peerReady = s.peers.get("p")?.readySince
+          const together = peerReady !== undefined && s.self.readySince !== undefined && peerReady <= s.self.readySince + t.interval
+          if (v.selfCandidate && together) assert.isTrue(v.candidates.has("p"), `self alone at ${probe} (skew ${skew})`)
+          if (v.selfCandidate && selfFirst === undefined) selfFirst = probe
+        }
+      }
+      // Self does count in the end, never later than the peer would count it plus an interval.
+      assert.isDefined(selfFirst)
+      assert.isAtMost(selfFirst ?? 0, Math.max(t.deadAfter + t.rejoinAfter, peerReadyAt + t.rejoinAfter) + t.interval)
+    }))
+  })
+
   it("link down or a failing send takes self out at the tick that sees it", () => {
     fc.assert(fc.property(timings, fc.boolean(), (t, linkDown) => {
       let s = LV.initial(t)
