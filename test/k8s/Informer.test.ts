@@ -10,6 +10,20 @@ import type { Change, ListWatcher } from "../../src/k8s/Watch.ts"
 const obj = (name: string, rv: string): KubeObject => ({ metadata: { name, namespace: "ns", resourceVersion: rv } })
 const show = (c: Change<KubeObject>) => c._tag === "Synced" ? "Synced" : `${c._tag}:${c.object.metadata.name}`
 
+  const heavy = (name: string, rv: string): KubeObject => ({
+    metadata: {
+      name,
+      namespace: "ns",
+      resourceVersion: rv,
+      labels: { app: name },
+      annotations: { [Informer.lastAppliedAnnotation]: "{\"kind\":\"Service\"}", "metallb.io/address-pool": "pool" },
+      managedFields: [{ manager: "kubectl-client-side-apply", operation: "Update", fieldsV1: { "f:spec": {} } }]
+    }
+  })
+  const light = (name: string, rv: string): KubeObject => ({
+    metadata: { name, namespace: "ns", resourceVersion: rv, labels: { app: name }, annotations: { "metallb.io/address-pool": "pool" } }
+  })
+
 describe("Informer", () => {
   it.effect("caches the list, signals synced, applies watch events, and replays the cache to late subscribers", () =>
     Effect.gen(function*() {
@@ -42,19 +56,6 @@ describe("Informer", () => {
 
   it.effect("caches objects without managedFields and the last-applied annotation, from the list and from the watch", () =>
     Effect.gen(function*() {
-      const heavy = (name: string, rv: string): KubeObject => ({
-        metadata: {
-          name,
-          namespace: "ns",
-          resourceVersion: rv,
-          labels: { app: name },
-          annotations: { [Informer.lastAppliedAnnotation]: "{\"kind\":\"Service\"}", "metallb.io/address-pool": "pool" },
-          managedFields: [{ manager: "kubectl-client-side-apply", operation: "Update", fieldsV1: { "f:spec": {} } }]
-        }
-      })
-      const light = (name: string, rv: string): KubeObject => ({
-        metadata: { name, namespace: "ns", resourceVersion: rv, labels: { app: name }, annotations: { "metallb.io/address-pool": "pool" } }
-      })
       const events = yield* Queue.unbounded<WatchEvent<KubeObject>>()
       const informer = yield* Informer.make<KubeObject>({
         list: Effect.succeed({ items: [heavy("a", "1")], resourceVersion: "1" }),
