@@ -1,5 +1,5 @@
 // `npm run bench -- footprint [--runs N] [--mode shipped|bundle|source|all] [--node-flags "..."] [--settle MS]
-//  [--only NAME] [--quick] [--log-level LEVEL] [--child-log FILE]`
+//  [--only NAME] [--bare-objects] [--quick] [--log-level LEVEL] [--child-log FILE] [--timeout S]`
 //
 // Resident memory of the shipped programs (`metallb speaker`, `metallb controller`) against the in-memory API server
 // (started in this process):
@@ -42,6 +42,7 @@ const mode = option("mode") ?? "shipped"
 const extraFlags = (option("node-flags") ?? "").split(" ").filter((f) => f !== "")
 const settleMs = Number(option("settle") ?? (quick ? "5000" : "10000"))
 const only = option("only")
+const bare = argv.includes("--bare-objects")
 
 type Program = "controller" | "speaker"
 
@@ -51,39 +52,123 @@ type Program = "controller" | "speaker"
 const ns = (i: number) => `ns-${i % 20}`
 const v6 = (i: number) => `2001:db8:1::${(i + 1).toString(16)}`
 
-const service = (i: number) => ({
-  apiVersion: "v1",
-  kind: "Service",
-  metadata: {
-    name: `svc-${i}`,
-    namespace: ns(i),
-    uid: `00000000-0000-4000-8000-${i.toString().padStart(12, "0")}`,
-    labels: { app: `app-${i}`, "app.kubernetes.io/part-of": "footprint-bench", tier: i % 2 === 0 ? "web" : "api" },
-    annotations: { "metallb.io/address-pool": "pool", "metallb.io/ip-allocated-from-pool": "pool", "example.com/owner": "team-footprint" }
-  },
-  spec: {
+const at = "2026-01-01T00:00:00Z"
+const keys = (...fields: ReadonlyArray<string>) => Object.fromEntries(fields.map((f) => [f, {}]))
+
+/**
+ * A Service as `kubectl apply` leaves it in a real cluster: the last-applied annotation (the applied manifest) and
+ * managedFields for kubectl and for the controller's status writes. Informers drop both before caching
+ * (src/k8s/Informer.ts `stripUnread`), but the programs still receive them in every list and watch event.
+ * (`--bare-objects`: without them.)
+ */
+const service = (i: number) => {
+  const labels = { app: `app-${i}`, "app.kubernetes.io/part-of": "footprint-bench", tier: i % 2 === 0 ? "web" : "api" }
+  const userAnnotations = { "metallb.io/address-pool": "pool", "example.com/owner": "team-footprint" }
+  const ports = [
+    { name: "http", port: 80, protocol: "TCP", targetPort: 8080 },
+    { name: "https", port: 443, protocol: "TCP", targetPort: 8443 }
+  ]
+  const spec = {
     type: "LoadBalancer",
     selector: { app: `app-${i}` },
-    ports: [
-      { name: "http", port: 80, protocol: "TCP", targetPort: 8080 },
-      { name: "https", port: 443, protocol: "TCP", targetPort: 8443 }
-    ],
-    clusterIP: `fd00:10:96::${(i + 10).toString(16)}`,
-    clusterIPs: [`fd00:10:96::${(i + 10).toString(16)}`],
+    ports,
     ipFamilies: ["IPv6"],
     ipFamilyPolicy: "SingleStack",
-    externalTrafficPolicy: "Cluster",
-    sessionAffinity: "None",
-    allocateLoadBalancerNodePorts: false, // 10,000 Services would exhaust the NodePort range
-    internalTrafficPolicy: "Cluster"
-  },
-  status: { loadBalancer: { ingress: [{ ip: v6(i), ipMode: "VIP" }] } }
-})
+    allocateLoadBalancerNodePorts: false // 10,000 Services would exhaust the NodePort range
+  }
+  const applied = { apiVersion: "v1", kind: "Service", metadata: { annotations: userAnnotations, labels, name: `svc-${i}`, namespace: ns(i) }, spec }
+  const portKey = (p: { port: number; protocol: string }) => `k:{"port":${p.port},"protocol":"${p.protocol}"}`
+  const managedFields = [
+    {
+      manager: "kubectl-client-side-apply",
+      operation: "Update",
+      apiVersion: "v1",
+      time: at,
+      fieldsType: "FieldsV1",
+      fieldsV1: {
+        "f:metadata": {
+          "f:annotations": { ".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}, ...keys(...Object.keys(userAnnotations).map((k) => `f:${k}`)) },
+          "f:labels": { ".": {}, ...keys(...Object.keys(labels).map((k) => `f:${k}`)) }
+        },
+        "f:spec": {
+          ...keys("f:allocateLoadBalancerNodePorts", "f:externalTrafficPolicy", "f:internalTrafficPolicy", "f:ipFamilies", "f:ipFamilyPolicy", "f:sessionAffinity", "f:type"),
+          "f:ports": { ".": {}, ...Object.fromEntries(ports.map((p) => [portKey(p), { ".": {}, ...keys("f:name", "f:port", "f:protocol", "f:targetPort") }])) },
+          "f:selector": {}
+        }
+      }
+    },
+    {
+      manager: "metallb-controller",
+      operation: "Update",
+      apiVersion: "v1",
+      time: at,
+      fieldsType: "FieldsV1",
+      fieldsV1: { "f:metadata": { "f:annotations": keys("f:metallb.io/ip-allocated-from-pool") } }
+    },
+    {
+      manager: "metallb-controller",
+      operation: "Update",
+      apiVersion: "v1",
+      time: at,
+      fieldsType: "FieldsV1",
+      fieldsV1: { "f:status": { "f:loadBalancer": { "f:ingress": {} } } },
+      subresource: "status"
+    }
+  ]
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: `svc-${i}`,
+      namespace: ns(i),
+      uid: `00000000-0000-4000-8000-${i.toString().padStart(12, "0")}`,
+      labels,
+      annotations: {
+        ...(bare ? {} : { "kubectl.kubernetes.io/last-applied-configuration": `${JSON.stringify(applied)}\n` }),
+        ...userAnnotations,
+        "metallb.io/ip-allocated-from-pool": "pool"
+      },
+      ...(bare ? {} : { managedFields })
+    },
+    spec: {
+      ...spec,
+      clusterIP: `fd00:10:96::${(i + 10).toString(16)}`,
+      clusterIPs: [`fd00:10:96::${(i + 10).toString(16)}`],
+      externalTrafficPolicy: "Cluster",
+      sessionAffinity: "None",
+      internalTrafficPolicy: "Cluster"
+    },
+    status: { loadBalancer: { ingress: [{ ip: v6(i), ipMode: "VIP" }] } }
+  }
+}
 
+/** An EndpointSlice as the EndpointSlice controller writes it (two ready endpoints on two nodes). */
 const slice = (i: number) => ({
   apiVersion: "discovery.k8s.io/v1",
   kind: "EndpointSlice",
-  metadata: { name: `svc-${i}-x7k2p`, namespace: ns(i), labels: { "kubernetes.io/service-name": `svc-${i}` } },
+  metadata: {
+    name: `svc-${i}-x7k2p`,
+    namespace: ns(i),
+    generateName: `svc-${i}-`,
+    labels: { "kubernetes.io/service-name": `svc-${i}`, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" },
+    ...(bare
+      ? {}
+      : {
+        managedFields: [{
+          manager: "kube-controller-manager",
+          operation: "Update",
+          apiVersion: "discovery.k8s.io/v1",
+          time: at,
+          fieldsType: "FieldsV1",
+          fieldsV1: {
+            "f:addressType": {},
+            "f:endpoints": {},
+            "f:metadata": { "f:generateName": {}, "f:labels": { ".": {}, ...keys("f:endpointslice.kubernetes.io/managed-by", "f:kubernetes.io/service-name") } },
+            "f:ports": {}
+          }
+        }]
+      })
+  },
   addressType: "IPv6",
   endpoints: [0, 1].map((e) => ({
     addresses: [`2001:db8:2::${(i * 2 + e + 1).toString(16)}`],
@@ -149,7 +234,7 @@ const cluster = async (s: Scenario, peers: ReadonlyArray<PeerAddress>): Promise<
   let rv = snapshot.resourceVersion
   const stamp = (object: { metadata: object }) => ({
     ...object,
-    metadata: { ...object.metadata, resourceVersion: String(++rv), creationTimestamp: "2026-01-01T00:00:00Z" }
+    metadata: { ...object.metadata, resourceVersion: String(++rv), creationTimestamp: at }
   })
   for (let i = 0; i < s.services; i++) {
     snapshot.objects.push({ group: "", plural: "services", object: stamp(service(i)) })

@@ -3,6 +3,8 @@ import { KubeClient } from "./KubeClient.ts"
 import { type KubeObject, type ListOptions, type Resource } from "./Resource.ts"
 import { apply, type Change, fromClient, listWatch, type ListWatcher, type ListWatchOptions } from "./Watch.ts"
 
+export { lastAppliedAnnotation, stripUnread } from "./Watch.ts"
+
 /** A local, always-current copy of one kind (optionally filtered by namespace and selectors). */
 export interface Informer<T> {
   /** a copy of the cache keyed by `namespace/name` (`name` for cluster-scoped kinds) */
@@ -20,36 +22,14 @@ export interface Informer<T> {
   readonly hasSynced: Effect.Effect<boolean>
 }
 
-/** The annotation `kubectl apply` (client-side) keeps the whole last applied object in. */
-export const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
-
-/**
- * Drops what no code of ours reads before an object is cached (client-go's `SetTransform`): `metadata.managedFields`
- * and the `kubectl.kubernetes.io/last-applied-configuration` annotation. In a real cluster they are often as large as
- * the rest of the object, and a controller caches every Service (docs/design/footprint.md). Safe because no cached
- * object is written back whole: updates re-read the object (KubeClient `update`) and patches name only their fields.
- * Returns `object` itself when there is nothing to drop.
- */
-export const stripUnread = <T extends KubeObject>(object: T): T => {
-  const { managedFields, ...metadata } = object.metadata
-  const annotations = metadata.annotations
-  const lastApplied = annotations !== undefined && Object.hasOwn(annotations, lastAppliedAnnotation)
-  if (managedFields === undefined && !lastApplied) return object
-  if (annotations !== undefined && lastApplied) {
-    const { [lastAppliedAnnotation]: _dropped, ...kept } = annotations
-    return { ...object, metadata: { ...metadata, annotations: kept } }
-  }
-  return { ...object, metadata }
-}
-
-/** Runs list+watch into a cache for as long as the scope is open; objects pass `options.transform` (default {@link stripUnread}) first. */
+/** Runs list+watch into a cache for as long as the scope is open (objects without what no code reads: `stripUnread`). */
 export const make = Effect.fnUntraced(function*<T extends KubeObject>(lw: ListWatcher<T>, options: ListWatchOptions<T> = {}) {
   const cache = new Map<string, T>()
   const hub = yield* PubSub.unbounded<Change<T>>()
   const firstSync = yield* Deferred.make<void>()
   yield* Effect.addFinalizer(() => PubSub.shutdown(hub))
 
-  yield* listWatch(lw, { ...options, transform: options.transform ?? stripUnread }).pipe(
+  yield* listWatch(lw, options).pipe(
     Stream.runForEach((change) =>
       Effect.gen(function*() {
         // The cache is updated before the change is published: a subscriber that reads the cache on a change

@@ -13,7 +13,8 @@ import {
   type KubeObject,
   type ListOptions,
   objectPath,
-  type Resource
+  type Resource,
+  stripUnread
 } from "./Resource.ts"
 
 /** RFC 6902 operation. */
@@ -199,7 +200,8 @@ export const makeWith = (transport: KubeTransport.KubeTransport): KubeClientShap
           if (!isKubeObject(item)) {
             return yield* new KubeError({ reason: "Other", request: `GET ${path}`, message: "list item without metadata.name" })
           }
-          items.push(item as T)
+          // Stripped page by page: a list of 10,000 real Services does not hold all their managedFields at once.
+          items.push(stripUnread(item as T))
         }
         // The first page's resourceVersion is the snapshot the continuation pages belong to.
         if (token === undefined) resourceVersion = page.resourceVersion

@@ -1,7 +1,9 @@
 import { Clock, Effect, Queue, Schedule, Stream } from "effect"
 import type { KubeClientShape, ObjectList, WatchEvent } from "./KubeClient.ts"
 import { KubeError } from "./KubeError.ts"
-import { keyOf, type KubeObject, type ListOptions, type Resource } from "./Resource.ts"
+import { keyOf, type KubeObject, type ListOptions, type Resource, stripUnread } from "./Resource.ts"
+
+export { lastAppliedAnnotation, stripUnread } from "./Resource.ts"
 
 /**
  * What a list+watch consumer sees. `Synced` follows the changes that bring it level with a full list: once after
@@ -71,7 +73,7 @@ export interface ListWatchOptions<T = never> {
   readonly name?: string | undefined
   /**
    * Applied to every listed and watched object before anything keeps it (client-go's `SetTransform`); must keep
-   * `metadata.name`, `namespace` and `resourceVersion`. Default: none.
+   * `metadata.name`, `namespace` and `resourceVersion`. Default: {@link stripUnread}.
    */
   readonly transform?: ((object: T) => T) | undefined
 }
@@ -84,7 +86,7 @@ export interface ListWatchOptions<T = never> {
 export const listWatch = <T extends KubeObject>(lw: ListWatcher<T>, options: ListWatchOptions<T> = {}): Stream.Stream<Change<T>> =>
   Stream.callback<Change<T>>((queue) => {
     const known = new Map<string, T>()
-    const transform = options.transform ?? ((object: T) => object)
+    const transform = options.transform ?? stripUnread
     let resourceVersion: string | undefined
     const backoff = options.backoff ?? reconnectBackoff
     const minHealthyMs = options.minHealthyMs ?? 1_000
