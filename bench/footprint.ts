@@ -53,6 +53,7 @@ const ns = (i: number) => `ns-${i % 20}`
 const v6 = (i: number) => `2001:db8:1::${(i + 1).toString(16)}`
 
 const at = "2026-01-01T00:00:00Z"
+const portKey = (p: { port: number; protocol: string }) => `k:{"port":${p.port},"protocol":"${p.protocol}"}`
 const keys = (...fields: ReadonlyArray<string>) => Object.fromEntries(fields.map((f) => [f, {}]))
 
 /**
@@ -77,7 +78,6 @@ const service = (i: number) => {
     allocateLoadBalancerNodePorts: false // 10,000 Services would exhaust the NodePort range
   }
   const applied = { apiVersion: "v1", kind: "Service", metadata: { annotations: userAnnotations, labels, name: `svc-${i}`, namespace: ns(i) }, spec }
-  const portKey = (p: { port: number; protocol: string }) => `k:{"port":${p.port},"protocol":"${p.protocol}"}`
   const managedFields = [
     {
       manager: "kubectl-client-side-apply",
