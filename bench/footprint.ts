@@ -1,5 +1,5 @@
 // `npm run bench -- footprint [--runs N] [--mode shipped|bundle|source|all] [--node-flags "..."] [--settle MS]
-//  [--only NAME] [--bare-objects] [--quick] [--log-level LEVEL] [--child-log FILE] [--timeout S]`
+//  [--only NAME] [--bare-objects] [--quick] [--log-level LEVEL] [--child-log FILE] [--timeout S] [--requests]`
 //
 // Resident memory of the shipped programs (`metallb speaker`, `metallb controller`) against the in-memory API server
 // (started in this process):
@@ -375,6 +375,14 @@ const measure = async (s: Scenario, launch: Launch): Promise<Sample> => {
         for (let i = 0; i < 5; i++) {
           samples.push(statusKb(pid, "VmRSS"))
           await sleep(400)
+        }
+        if (argv.includes("--requests")) {
+          const counts = new Map<string, number>()
+          for (const r of server.requests().filter((x) => x.token === `footprint-${s.name}`)) {
+            const k = `${r.verb} ${r.resource}${r.subresource === "" ? "" : `/${r.subresource}`}`
+            counts.set(k, (counts.get(k) ?? 0) + 1)
+          }
+          console.log(`${s.name} requests: ${[...counts].toSorted((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(", ")}`)
         }
         return {
           rssMiB: mib(median(samples)),
