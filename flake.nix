@@ -12,7 +12,7 @@
         let
           nodejs = pkgs.nodejs_24;
           # The V8 flags the program runs with (scripts/bundle.ts `nodeFlags`, docs/design/footprint.md).
-          nodeFlags = "--max-semi-space-size=1";
+          nodeFlags = "--max-semi-space-size=1 --heap-growing-percent=20";
           metallb = pkgs.buildNpmPackage {
             pname = "metallb-ts";
             version = "0.1.0";

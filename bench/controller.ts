@@ -1,5 +1,5 @@
 // `npm run bench -- controller [--quick] [--services N] [--concurrency C] [--node-options OPTS] [--source]`: the
-// controller as shipped (`node --max-semi-space-size=1 dist/metallb.mjs controller`, the bundle rebuilt here by
+// controller as shipped (`node --max-semi-space-size=1 --heap-growing-percent=20 dist/metallb.mjs controller`, the bundle rebuilt here by
 // scripts/bundle.ts; `--source`: `node src/cli/main.ts controller`; `--node-options`: other V8 flags than the shipped
 // ones), a child process so that the API server's memory does not count, against the in-memory API server (this
 // process). One pool, then N LoadBalancer Services created at once through the HTTP API (C creates in flight);
