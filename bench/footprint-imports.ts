@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
-import { bundle } from "./footprint/Bundle.ts"
+import { bundle } from "../scripts/bundle.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const argv = process.argv.slice(2)
@@ -33,7 +33,7 @@ const run = (specs: ReadonlyArray<string>, graph = false): ProbeResult =>
 const effectUsed = ["Context", "Duration", "Effect", "Layer", "Option", "Predicate", "Queue", "Result", "Schedule", "Schema", "Stream", "Deferred", "PubSub"]
   .map((m) => `effect/${m}`)
 
-/** What the programs import (the stand-ins' module set, without running them). */
+/** The core modules the programs import (without running them). */
 const programModules = ["./bench/footprint/Programs.ts"]
 
 /** A one-line module importing `specs`, bundled; returns its path relative to the root (for the probe). */

@@ -1,4 +1,4 @@
-// The modules the controller and speaker programs import, for the footprint-imports bench (without running them).
+// The core modules the controller and speaker programs import, for the footprint-imports bench (without running them).
 export * as KubeClient from "../../src/k8s/KubeClient.ts"
 export * as Informer from "../../src/k8s/Informer.ts"
 export * as Parse from "../../src/config/Parse.ts"

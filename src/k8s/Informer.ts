@@ -3,6 +3,8 @@ import { KubeClient } from "./KubeClient.ts"
 import { type KubeObject, type ListOptions, type Resource } from "./Resource.ts"
 import { apply, type Change, fromClient, listWatch, type ListWatcher, type ListWatchOptions } from "./Watch.ts"
 
+export { lastAppliedAnnotation, stripUnread } from "./Watch.ts"
+
 /** A local, always-current copy of one kind (optionally filtered by namespace and selectors). */
 export interface Informer<T> {
   /** a copy of the cache keyed by `namespace/name` (`name` for cluster-scoped kinds) */
@@ -20,8 +22,8 @@ export interface Informer<T> {
   readonly hasSynced: Effect.Effect<boolean>
 }
 
-/** Runs list+watch into a cache for as long as the scope is open. */
-export const make = Effect.fnUntraced(function*<T extends KubeObject>(lw: ListWatcher<T>, options: ListWatchOptions = {}) {
+/** Runs list+watch into a cache for as long as the scope is open (objects without what no code reads: `stripUnread`). */
+export const make = Effect.fnUntraced(function*<T extends KubeObject>(lw: ListWatcher<T>, options: ListWatchOptions<T> = {}) {
   const cache = new Map<string, T>()
   const hub = yield* PubSub.unbounded<Change<T>>()
   const firstSync = yield* Deferred.make<void>()

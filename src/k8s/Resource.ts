@@ -49,6 +49,28 @@ export interface ListOptions {
   readonly fieldSelector?: string | undefined
 }
 
+/** The annotation `kubectl apply` (client-side) keeps the whole last applied object in. */
+export const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+/**
+ * Drops what no code of ours reads before an object is cached (client-go's `SetTransform`): `metadata.managedFields`
+ * and the `kubectl.kubernetes.io/last-applied-configuration` annotation. In a real cluster they are often as large as
+ * the rest of the object, and a controller caches every Service (docs/design/footprint.md). Safe because no cached
+ * object is written back whole: updates re-read the object (KubeClient `update`) and patches name only their fields.
+ * Returns `object` itself when there is nothing to drop.
+ */
+export const stripUnread = <T extends KubeObject>(object: T): T => {
+  const { managedFields, ...metadata } = object.metadata
+  const annotations = metadata.annotations
+  const lastApplied = annotations !== undefined && Object.hasOwn(annotations, lastAppliedAnnotation)
+  if (managedFields === undefined && !lastApplied) return object
+  if (annotations !== undefined && lastApplied) {
+    const { [lastAppliedAnnotation]: _dropped, ...kept } = annotations
+    return { ...object, metadata: { ...metadata, annotations: kept } }
+  }
+  return { ...object, metadata }
+}
+
 const segment = (s: string): string => encodeURIComponent(s)
 
 /** `/api/v1/namespaces/ns/services` or `/apis/metallb.io/v1beta1/ipaddresspools` (all namespaces). */

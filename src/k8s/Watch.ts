@@ -1,7 +1,9 @@
 import { Clock, Effect, Queue, Schedule, Stream } from "effect"
 import type { KubeClientShape, ObjectList, WatchEvent } from "./KubeClient.ts"
 import { KubeError } from "./KubeError.ts"
-import { keyOf, type KubeObject, type ListOptions, type Resource } from "./Resource.ts"
+import { keyOf, type KubeObject, type ListOptions, type Resource, stripUnread } from "./Resource.ts"
+
+export { lastAppliedAnnotation, stripUnread } from "./Resource.ts"
 
 /**
  * What a list+watch consumer sees. `Synced` follows the changes that bring it level with a full list: once after
@@ -62,13 +64,18 @@ export const reconnectBackoff: Schedule.Schedule<unknown, unknown> = Schedule.mi
   Schedule.spaced("30 seconds")
 ]).pipe(Schedule.jittered)
 
-export interface ListWatchOptions {
+export interface ListWatchOptions<T = never> {
   /** delays between failed attempts (default `reconnectBackoff`) */
   readonly backoff?: Schedule.Schedule<unknown, unknown> | undefined
   /** a watch that ends sooner than this without any event counts as a failure (no hot reconnect loop) */
   readonly minHealthyMs?: number | undefined
   /** for logs */
   readonly name?: string | undefined
+  /**
+   * Applied to every listed and watched object before anything keeps it (client-go's `SetTransform`); must keep
+   * `metadata.name`, `namespace` and `resourceVersion`. Default: {@link stripUnread}.
+   */
+  readonly transform?: ((object: T) => T) | undefined
 }
 
 /**
@@ -76,9 +83,10 @@ export interface ListWatchOptions {
  * resourceVersion seen (events or bookmarks); 410 Gone relists and emits the differences so nothing is lost;
  * failures reconnect with `backoff`, which starts over after a healthy session. The stream never fails.
  */
-export const listWatch = <T extends KubeObject>(lw: ListWatcher<T>, options: ListWatchOptions = {}): Stream.Stream<Change<T>> =>
+export const listWatch = <T extends KubeObject>(lw: ListWatcher<T>, options: ListWatchOptions<T> = {}): Stream.Stream<Change<T>> =>
   Stream.callback<Change<T>>((queue) => {
     const known = new Map<string, T>()
+    const transform = options.transform ?? stripUnread
     let resourceVersion: string | undefined
     const backoff = options.backoff ?? reconnectBackoff
     const minHealthyMs = options.minHealthyMs ?? 1_000
@@ -89,7 +97,7 @@ export const listWatch = <T extends KubeObject>(lw: ListWatcher<T>, options: Lis
 
     const relist = Effect.gen(function*() {
       const list = yield* lw.list
-      for (const change of diff(known, list.items)) yield* emit(change)
+      for (const change of diff(known, list.items.map(transform))) yield* emit(change)
       yield* emit({ _tag: "Synced" })
       resourceVersion = list.resourceVersion
     })
@@ -109,7 +117,7 @@ export const listWatch = <T extends KubeObject>(lw: ListWatcher<T>, options: Lis
           }
           delivered++
           resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion
-          return emit({ _tag: event.type === "ADDED" ? "Added" : event.type === "MODIFIED" ? "Modified" : "Deleted", object: event.object })
+          return emit({ _tag: event.type === "ADDED" ? "Added" : event.type === "MODIFIED" ? "Modified" : "Deleted", object: transform(event.object) })
         }),
         Effect.as(undefined),
         Effect.catch((error) => Effect.succeed(error))

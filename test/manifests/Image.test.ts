@@ -5,7 +5,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { existsSync, readFileSync } from "node:fs"
-import { join } from "node:path"
+import { join, relative } from "node:path"
+import { bundlePath, nodeFlags } from "../../scripts/bundle.ts"
 import { controllerDeployment, speakerDaemonSet } from "../../src/manifests/Workloads.ts"
 import { Image, version } from "../../src/manifests/Names.ts"
 
@@ -31,9 +32,9 @@ const inContext = (path: string): boolean => {
 const podUser = (workload: unknown): unknown => (workload as { spec: { template: { spec: { securityContext?: { runAsUser?: number } } } } }).spec.template.spec.securityContext?.runAsUser
 
 describe("Dockerfile", () => {
-  it("builds on Node 24 in both stages, the major version package.json and the npm-delivered Node require", () => {
+  it("builds on Node 24 in every stage, the major version package.json and the npm-delivered Node require", () => {
     const froms = instructions.filter((l) => l.startsWith("FROM "))
-    assert.strictEqual(froms.length, 2, "multi-stage: build, runtime")
+    assert.strictEqual(froms.length, 3, "multi-stage: deps, bundle, runtime")
     for (const f of froms) assert.match(f, /^FROM node:24[-.]/)
     const pkg = JSON.parse(read("package.json")) as { engines: { node: string }; optionalDependencies: Record<string, string> }
     assert.strictEqual(pkg.engines.node, ">=24")
@@ -55,14 +56,22 @@ describe("Dockerfile", () => {
 
   it("installs production dependencies only, against the image's own Node headers", () => {
     const run = stages[0]?.filter((l) => l.startsWith("RUN ")).join(" ") ?? ""
+    // The runtime's node_modules come from the first stage: production dependencies only.
+    assert.include(finalStage, "COPY --from=deps /app/node_modules node_modules")
     assert.include(run, "npm ci --omit=dev --omit=optional")
     assert.include(stages[0]?.join("\n") ?? "", "ENV npm_config_nodedir=/usr/local")
     assert.isFalse(finalStage.some((l) => l.startsWith("RUN ")), "the runtime stage compiles nothing")
   })
 
-  it("runs the CLI entry as the controller's non-root user", () => {
-    assert.include(finalStage, 'ENTRYPOINT ["node", "/app/src/cli/main.ts"]')
-    assert.isTrue(existsSync(join(root, "src/cli/main.ts")))
+  it("runs the bundled program with the shipped V8 flags as the controller's non-root user", () => {
+    assert.include(finalStage, `ENTRYPOINT ${JSON.stringify(["node", ...nodeFlags, "/app/dist/metallb.mjs"])}`.replaceAll(",", ", "))
+    assert.strictEqual(relative(root, bundlePath), "dist/metallb.mjs")
+    // The bundle is made in its own stage by the same script as `npm run build`, and only it goes to the runtime.
+    const bundleStage = stages.find((s) => s[0]?.endsWith(" AS bundle")) ?? []
+    assert.include(bundleStage, "RUN node scripts/bundle.ts dist/metallb.mjs")
+    assert.include(bundleStage, "COPY src src")
+    assert.include(finalStage, "COPY --from=bundle /app/dist/metallb.mjs dist/metallb.mjs")
+    assert.isFalse(finalStage.some((l) => / src( |$)/.test(l)), "no sources in the runtime image")
     assert.include(finalStage, "USER 65534:65534")
     assert.strictEqual(podUser(controllerDeployment), 65534)
     // The speaker overrides the user per container: UID 0, NET_RAW only.
@@ -82,9 +91,11 @@ describe("flake.nix image", () => {
     assert.match(flake, /name = "metallb-ts";\s+tag = metallb\.version;/)
     assert.include(flake, `version = "${version}";`)
     assert.include(flake, 'Entrypoint = [ "${metallb}/bin/metallb" ];')
+    // The wrapper runs the bundle with the shipped flags; nixpkgs' esbuild builds it (no optional npm binaries).
+    assert.include(flake, `nodeFlags = "${nodeFlags.join(" ")}";`)
+    assert.include(flake, 'env.METALLB_ESBUILD = "${pkgs.esbuild}/bin/esbuild";')
     assert.include(flake, 'User = "65534:65534";')
-    // Installed under node_modules, where Node refuses to strip types: the wrapper runs the compiled CLI.
-    assert.include(flake, "--add-flags $out/lib/node_modules/metallb-ts/dist/cli/main.js")
+    assert.include(flake, '--add-flags "${nodeFlags} $out/lib/node_modules/metallb-ts/dist/metallb.mjs"')
     assert.include(flake, 'npmBuildScript = "build";')
     // package.json `files` leaves the built addon out of the package: the flake copies it.
     assert.include(flake, "native/build/Release/metallb_native.node")

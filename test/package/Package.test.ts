@@ -8,6 +8,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { barrels, loadedBy, violations } from "../../scripts/check-barrels.ts"
+import { bundleCli } from "../../scripts/bundle.ts"
 import { checkProject, root, toolEnv } from "../../scripts/pack-smoke.ts"
 
 interface PackageJson {
@@ -37,7 +38,8 @@ describe("package.json", () => {
   })
 
   it("ships the bin from dist and the native addon's sources so that an install can build it", () => {
-    assert.strictEqual(pkg.bin["metallb"], "dist/cli/main.js")
+    // The bin is the bundled program (scripts/bundle.ts), as in the image.
+    assert.strictEqual(pkg.bin["metallb"], "dist/metallb.mjs")
     assert.isTrue(readFileSync(join(root, "src", "cli", "main.ts"), "utf8").startsWith("#!/usr/bin/env node\n"))
     for (const f of ["native/binding.gyp", "native/src/native.cc", "native/index.js", "native/package.json"]) {
       assert.isTrue(shipped(f), f)
@@ -68,7 +70,7 @@ describe("barrels", () => {
 })
 
 /** A scratch project whose node_modules/metallb-ts is a fresh build of src/ and whose dependencies link to ours. */
-const linkedProject = (dir: string): void => {
+const linkedProject = async (dir: string): Promise<void> => {
   const modules = join(dir, "node_modules")
   const own = join(modules, "metallb-ts")
   mkdirSync(own, { recursive: true })
@@ -76,6 +78,7 @@ const linkedProject = (dir: string): void => {
     env: toolEnv(),
     stdio: "pipe"
   })
+  await bundleCli(join(own, "dist", "metallb.mjs"), undefined)
   writeFileSync(join(own, "package.json"), readFileSync(join(root, "package.json")))
   const link = (name: string, target: string) => {
     mkdirSync(dirname(join(modules, name)), { recursive: true })
@@ -90,10 +93,10 @@ const linkedProject = (dir: string): void => {
 }
 
 describe("the compiled library in a consumer project", () => {
-  it("imports every subpath from node_modules, type-checks, runs both examples and the bin", { timeout: 180_000 }, () => {
+  it("imports every subpath from node_modules, type-checks, runs both examples and the bin", { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "metallb-ts-consumer-"))
     try {
-      linkedProject(dir)
+      await linkedProject(dir)
       const output = checkProject(dir)
       for (const name of barrels()) assert.match(output, new RegExp(`^ok metallb-ts/${name}: `, "m"))
       assert.include(output, "web=198.51.100.9 api=198.51.100.8,2001:db8::")

@@ -186,6 +186,39 @@ interface Route {
   readonly subresource: string
 }
 
+/**
+ * `limit` / `continue` of a list, as clients page through big collections (client-go and our KubeClient ask for
+ * 500 at a time). The token names the first page's resourceVersion and the last object served; a continuation
+ * serves the current objects after it (in the store's namespace/name order) at that resourceVersion. A real server
+ * serves them from the first page's snapshot; a watch from that resourceVersion delivers what changed since either way.
+ */
+export const paginate = (
+  all: ReadonlyArray<JsonObject>,
+  resourceVersion: string,
+  limit: string | null,
+  token: string | null
+): { readonly items: ReadonlyArray<JsonObject>; readonly resourceVersion: string; readonly next: string | undefined } => {
+  let from = 0
+  let rv = resourceVersion
+  if (token !== null && token !== "") {
+    const decoded = Result.try(() => JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown)
+    const t = Result.isSuccess(decoded) && isObject(decoded.success) ? decoded.success : undefined
+    const [tokenRv, ns, name] = [str(t?.["rv"]), str(t?.["ns"]), str(t?.["name"])]
+    if (tokenRv === undefined || ns === undefined || name === undefined) throw badRequest(`invalid continue token ${JSON.stringify(token)}`)
+    rv = tokenRv
+    const after = all.findIndex((o) => (namespaceOf(o).localeCompare(ns) || nameOf(o).localeCompare(name)) > 0)
+    from = after < 0 ? all.length : after
+  }
+  const n = limit === null ? Number.NaN : Number(limit)
+  const size = Number.isInteger(n) && n > 0 ? n : all.length
+  const items = all.slice(from, from + size)
+  const last = items.at(-1)
+  const next = from + size < all.length && last !== undefined
+    ? Buffer.from(JSON.stringify({ rv, ns: namespaceOf(last), name: nameOf(last) })).toString("base64url")
+    : undefined
+  return { items, resourceVersion: rv, next }
+}
+
 class Running {
   readonly api: Api
   readonly options: ApiServerOptions
@@ -473,12 +506,13 @@ class Running {
       case "get":
         return respond(200, this.api.get(target))
       case "list": {
-        const { items, resourceVersion } = this.api.list(target, parseSelectors(q.get("labelSelector"), q.get("fieldSelector")))
+        const listed = this.api.list(target, parseSelectors(q.get("labelSelector"), q.get("fieldSelector")))
+        const { items, resourceVersion, next } = paginate(listed.items, listed.resourceVersion, q.get("limit"), q.get("continue"))
         if (include !== undefined) return sendJson(res, 200, toTable(r.type, r.version, items, { resourceVersion, include, now }))
         return sendJson(res, 200, {
           apiVersion: groupVersion(r.type.group, r.version),
           kind: r.type.listKind,
-          metadata: { resourceVersion },
+          metadata: { resourceVersion, ...(next === undefined ? {} : { continue: next, remainingItemCount: listed.items.length - items.length }) },
           items
         })
       }
