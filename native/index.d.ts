@@ -10,6 +10,7 @@ export declare class PacketReader {
   constructor(fd: number, callback: (frames: ReadonlyArray<Buffer>, types: ReadonlyArray<number>) => void)
   close(): void
   setArpAnswers(mac: Buffer, ips: Buffer): void
+  arpStats(): { threads: number; answeredByThreads: number; droppedByThreads: number }
 }
 declare const binding: {
   interfaceInfo(name: string): InterfaceFacts

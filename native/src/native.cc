@@ -12,6 +12,14 @@
 #include <uv.h>
 
 #include <arpa/inet.h>
+#include <atomic>
+#include <mutex>
+#include <poll.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/eventfd.h>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -207,6 +215,254 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ARP requests (Ethernet/IPv4) for an owned address are answered natively, byte for byte the reply the JS responder
+// builds. RequestTarget returns the frame's target IP (network order) when it is a request worth answering.
+bool RequestTarget(const uint8_t* f, ssize_t n, int pkttype, uint32_t& target) {
+  if (n < 42 || pkttype == PACKET_OTHERHOST || pkttype == PACKET_OUTGOING) return false;
+  // Ethertype ARP at 12 (the kernel strips 802.1Q tags before the socket sees the frame); Ethernet/IPv4 request.
+  static const uint8_t kRequest[10] = {0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};
+  if (std::memcmp(f + 12, kRequest, sizeof kRequest) != 0) return false;
+  if (std::memcmp(f + 28, f + 38, 4) == 0) return false;  // gratuitous: it announces, it does not ask
+  std::memcpy(&target, f + 38, 4);
+  return true;
+}
+
+void BuildReply(const uint8_t* request, const uint8_t mac[6], uint8_t reply[42]) {
+  const uint8_t* sha = request + 22;
+  const uint8_t* spa = request + 28;
+  const uint8_t* tpa = request + 38;
+  std::memcpy(reply, sha, 6);
+  std::memcpy(reply + 6, mac, 6);
+  static const uint8_t kReply[10] = {0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x02};
+  std::memcpy(reply + 12, kReply, sizeof kReply);
+  std::memcpy(reply + 22, mac, 6);
+  std::memcpy(reply + 28, tpa, 4);
+  std::memcpy(reply + 32, sha, 6);
+  std::memcpy(reply + 38, spa, 4);
+}
+
+// The table of owned IPv4 addresses, and threads of their own that answer ARP requests for them.
+//
+// One thread per CPU (up to kMaxThreads), each pinned to its CPU and blocked in poll() on a socket of its own (same
+// interface, ARP only, a kernel filter that keeps only requests for the owned targets) and on an eventfd that stops
+// them all. The sockets form a PACKET_FANOUT_CPU group: the kernel hands a request to the member of the CPU that
+// received it, so the wake-up is local (no inter-processor interrupt, no idle CPU to bring out of sleep, the costly
+// part of a wake-up on a virtual machine) and the reply waits for neither the event loop nor V8. A short scheduler
+// slice lets the woken thread preempt whatever runs on that CPU. The reader's own socket still gets every request,
+// for JS to count (flagged answered, so nothing answers twice). If the sockets cannot be opened, the reader answers
+// inline, in its poll callback.
+class ArpAnswerer {
+ public:
+  ~ArpAnswerer() { StopThreads(); }
+
+  // Replaces the table; starts the threads for a non-empty one (on the reader's interface), stops them for an empty
+  // one.
+  void Set(int readerFd, const uint8_t mac[6], std::vector<uint32_t> ips) {
+    std::vector<uint32_t> snapshot = ips;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::memcpy(mac_, mac, 6);
+      ips_ = std::move(ips);
+    }
+    if (snapshot.empty()) {
+      StopThreads();
+      return;
+    }
+    if (socks_.empty()) StartThreads(readerFd);
+    for (int sock : socks_) AttachFilter(sock, snapshot);
+  }
+
+  // The MAC to answer `target` with, if it is owned.
+  bool Lookup(uint32_t target, uint8_t mac[6]) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (uint32_t ip : ips_) {
+      if (ip == target) {
+        std::memcpy(mac, mac_, 6);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  size_t Threads() const { return threads_.size(); }
+  double Answered() const { return static_cast<double>(answered_.load(std::memory_order_relaxed)); }
+  double Dropped() {
+    for (int sock : socks_) {
+      tpacket_stats stats{};  // reading resets the kernel counters: accumulate
+      socklen_t len = sizeof stats;
+      if (getsockopt(sock, SOL_PACKET, PACKET_STATISTICS, &stats, &len) == 0) dropped_ += stats.tp_drops;
+    }
+    return static_cast<double>(dropped_);
+  }
+
+  void StopThreads() {
+    if (wake_ >= 0 && !threads_.empty()) {
+      uint64_t one = 1;  // nobody reads the eventfd: it stays readable and wakes every thread
+      ssize_t ignored = write(wake_, &one, sizeof one);
+      (void)ignored;
+    }
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    for (int sock : socks_) close(sock);
+    socks_.clear();
+    if (wake_ >= 0) close(wake_);
+    wake_ = -1;
+  }
+
+ private:
+  static constexpr int kMaxThreads = 32;
+
+  // ARP requests whose target is one of `ips` (ld [38] reads the target big-endian); with too many addresses for
+  // the 8-bit jump offsets, every ARP request (the thread checks the table anyway).
+  static void AttachFilter(int fd, const std::vector<uint32_t>& ips) {
+    std::vector<sock_filter> p;
+    p.push_back(BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12));
+    p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_ARP, 0, 0));  // jf set to drop below
+    p.push_back(BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 20));
+    p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0));  // jf set to drop below
+    if (!ips.empty() && ips.size() <= 200) {
+      p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 38));
+      for (size_t i = 0; i < ips.size(); i++) {
+        // Equal: jump to accept, right after the list; otherwise the next comparison; after the last, drop.
+        p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(ips[i]), static_cast<uint8_t>(ips.size() - 1 - i), 0));
+      }
+      p.back().jf = 1;
+    }
+    p.push_back(BPF_STMT(BPF_RET | BPF_K, 0xffff));
+    size_t drop = p.size();
+    p.push_back(BPF_STMT(BPF_RET | BPF_K, 0));
+    p[1].jf = static_cast<uint8_t>(drop - 2);
+    p[3].jf = static_cast<uint8_t>(drop - 4);
+    sock_fprog fprog{static_cast<unsigned short>(p.size()), p.data()};
+    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog);
+  }
+
+  // A bound ARP socket on `ifindex` that passes nothing until its filter is set; -1 on failure.
+  static int OpenSocket(int ifindex) {
+    int sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    if (sock < 0) return -1;
+    sock_filter none = BPF_STMT(BPF_RET | BPF_K, 0);
+    sock_fprog fprog{1, &none};
+    setsockopt(sock, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog);
+    // Replies skip the qdisc layer (one frame, nothing to shape); room for a flood in the queue.
+    int one = 1;
+    setsockopt(sock, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+    int size = 16 * 1024 * 1024;
+    if (setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+      setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    sockaddr_ll addr{};
+    addr.sll_family = AF_PACKET;
+    addr.sll_protocol = htons(ETH_P_ARP);
+    addr.sll_ifindex = ifindex;
+    if (bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+      close(sock);
+      return -1;
+    }
+    return sock;
+  }
+
+  void StartThreads(int readerFd) {
+    sockaddr_ll bound{};
+    socklen_t boundLen = sizeof bound;
+    if (getsockname(readerFd, reinterpret_cast<sockaddr*>(&bound), &boundLen) < 0 || bound.sll_ifindex == 0) return;
+    long cpus = sysconf(_SC_NPROCESSORS_CONF);
+    int count = static_cast<int>(cpus < 1 ? 1 : cpus > kMaxThreads ? kMaxThreads : cpus);
+    wake_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    bool ok = wake_ >= 0;
+    int group = 0;
+    for (int i = 0; ok && i < count; i++) {
+      int sock = OpenSocket(bound.sll_ifindex);
+      ok = sock >= 0;
+      if (!ok) break;
+      socks_.push_back(sock);
+      if (count == 1) break;
+      // Member i gets the frames received on CPU i (modulo the member count); the first asks for a fresh group id.
+      int arg = i == 0 ? (PACKET_FANOUT_CPU | PACKET_FANOUT_FLAG_UNIQUEID) << 16 : group | (PACKET_FANOUT_CPU << 16);
+      ok = setsockopt(sock, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) == 0;
+      if (ok && i == 0) {
+        socklen_t len = sizeof group;
+        ok = getsockopt(sock, SOL_PACKET, PACKET_FANOUT, &group, &len) == 0;
+        group &= 0xffff;
+      }
+    }
+    if (!ok) {
+      StopThreads();  // no thread started yet: closes what was opened
+      return;
+    }
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    sched_getaffinity(0, sizeof allowed, &allowed);
+    for (int i = 0; i < static_cast<int>(socks_.size()); i++) {
+      int cpu = socks_.size() > 1 && CPU_ISSET(i, &allowed) ? i : -1;
+      threads_.emplace_back(&ArpAnswerer::Run, this, socks_[static_cast<size_t>(i)], wake_, cpu);
+    }
+  }
+
+  // Asks the scheduler for a short time slice (EEVDF custom slice, Linux 6.12+, sched_attr.sched_runtime under
+  // SCHED_OTHER; no capability needed, unlike a real-time policy or a lower nice): an earlier virtual deadline, so
+  // a woken answerer preempts the task running on its CPU instead of waiting for it to use up its slice. Best
+  // effort: older kernels ignore the field, and the thread runs as any other.
+  static void ShortSlice() {
+    struct {
+      uint32_t size, policy;
+      uint64_t flags;
+      int32_t nice;
+      uint32_t priority;
+      uint64_t runtime, deadline, period;
+    } attr{};
+    attr.size = sizeof attr;
+    attr.policy = SCHED_OTHER;
+    attr.nice = getpriority(PRIO_PROCESS, 0);
+    attr.runtime = 100 * 1000;  // 0.1 ms, the kernel's floor
+    syscall(SYS_sched_setattr, 0, &attr, 0);
+  }
+
+  void Run(int sock, int wake, int cpu) {
+    if (cpu >= 0) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      sched_setaffinity(0, sizeof one, &one);
+    }
+    ShortSlice();
+    pollfd fds[2] = {{sock, POLLIN, 0}, {wake, POLLIN, 0}};
+    uint8_t buffer[128];  // an ARP request is 42 bytes (60 padded); longer frames are truncated, which is fine
+    for (;;) {
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      if (fds[1].revents != 0) return;
+      // A socket error (ENETDOWN while the link is down) is returned, and cleared, by recvfrom.
+      for (int i = 0; i < 256; i++) {
+        sockaddr_ll from{};
+        socklen_t fromLen = sizeof from;
+        ssize_t n = recvfrom(sock, buffer, sizeof buffer, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fromLen);
+        if (n < 0) {
+          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+          continue;
+        }
+        uint32_t target;
+        uint8_t mac[6];
+        if (!RequestTarget(buffer, n, from.sll_pkttype, target) || !Lookup(target, mac)) continue;
+        uint8_t reply[42];
+        BuildReply(buffer, mac, reply);
+        if (send(sock, reply, sizeof reply, MSG_DONTWAIT) == static_cast<ssize_t>(sizeof reply))
+          answered_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<uint32_t> ips_;
+  uint8_t mac_[6] = {0, 0, 0, 0, 0, 0};
+  std::vector<int> socks_;
+  std::vector<std::thread> threads_;
+  int wake_ = -1;
+  std::atomic<uint64_t> answered_{0};
+  uint64_t dropped_ = 0;
+};
+
 // PacketReader: polls an AF_PACKET fd with libuv and delivers every readable batch as one call
 // callback(frames: Buffer[], types: number[]) where types are sll_pkttype values (PACKET_HOST, PACKET_BROADCAST,
 // ...). Frames this host sent itself (PACKET_OUTGOING) are skipped. Batching keeps a flood from costing one JS
@@ -215,7 +471,8 @@ class PacketReader : public Napi::ObjectWrap<PacketReader> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "PacketReader", {InstanceMethod("close", &PacketReader::Close),
-                                             InstanceMethod("setArpAnswers", &PacketReader::SetArpAnswers)});
+                                             InstanceMethod("setArpAnswers", &PacketReader::SetArpAnswers),
+                                             InstanceMethod("arpStats", &PacketReader::ArpStats)});
   }
 
   explicit PacketReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketReader>(info) {
@@ -286,32 +543,15 @@ class PacketReader : public Napi::ObjectWrap<PacketReader> {
     self->callback_.MakeCallback(self->Value(), args, *self->context_);
   }
 
-  // ARP requests for an address in arpAnswers_ are answered here, before the frame reaches JavaScript: the reply
-  // leaves within the same wake-up, without the hop into V8 (the bulk of a userspace responder's latency). JS pushes
-  // the table whenever ownership changes and still sees every frame, flagged kAnswered, to count it.
+  // True when the request is for an owned address: the answerer's thread has answered it (from its own copy of the
+  // frame), or, without the thread, the reply is sent here, before the frame reaches JavaScript.
   bool AnswerArp(const uint8_t* f, ssize_t n, int pkttype) {
-    if (arpAnswers_.empty() || n < 42 || pkttype == PACKET_OTHERHOST) return false;
-    // Ethertype ARP at 12 (the kernel strips 802.1Q tags before the socket sees the frame); Ethernet/IPv4 request.
-    static const uint8_t kRequest[10] = {0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};
-    if (std::memcmp(f + 12, kRequest, sizeof kRequest) != 0) return false;
-    const uint8_t* sha = f + 22;
-    const uint8_t* spa = f + 28;
-    const uint8_t* tpa = f + 38;
-    if (std::memcmp(spa, tpa, 4) == 0) return false;  // gratuitous: it announces, it does not ask
     uint32_t target;
-    std::memcpy(&target, tpa, 4);
-    bool owned = false;
-    for (uint32_t ip : arpAnswers_) owned = owned || ip == target;
-    if (!owned) return false;
+    uint8_t mac[6];
+    if (!RequestTarget(f, n, pkttype, target) || !arp_.Lookup(target, mac)) return false;
+    if (arp_.Threads() > 0) return true;
     uint8_t reply[42];
-    std::memcpy(reply, sha, 6);
-    std::memcpy(reply + 6, arpMac_, 6);
-    static const uint8_t kReply[10] = {0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x02};
-    std::memcpy(reply + 12, kReply, sizeof kReply);
-    std::memcpy(reply + 22, arpMac_, 6);
-    std::memcpy(reply + 28, tpa, 4);
-    std::memcpy(reply + 32, sha, 6);
-    std::memcpy(reply + 38, spa, 4);
+    BuildReply(f, mac, reply);
     return send(fd_, reply, sizeof reply, MSG_DONTWAIT) == static_cast<ssize_t>(sizeof reply);
   }
 
@@ -324,13 +564,25 @@ class PacketReader : public Napi::ObjectWrap<PacketReader> {
     auto ips = info[1].As<Napi::Buffer<uint8_t>>();
     if (mac.Length() != 6 || ips.Length() % 4 != 0)
       return ThrowType(env, "setArpAnswers: mac must be 6 bytes and ips a multiple of 4 bytes");
-    std::memcpy(arpMac_, mac.Data(), 6);
-    arpAnswers_.assign(ips.Length() / 4, 0);
-    for (size_t i = 0; i < arpAnswers_.size(); i++) std::memcpy(&arpAnswers_[i], ips.Data() + 4 * i, 4);
+    std::vector<uint32_t> table(ips.Length() / 4, 0);
+    for (size_t i = 0; i < table.size(); i++) std::memcpy(&table[i], ips.Data() + 4 * i, 4);
+    if (handle_ == nullptr) table.clear();  // a closed reader answers nothing and keeps no thread
+    arp_.Set(fd_, mac.Data(), std::move(table));
     return env.Undefined();
   }
 
+  // arpStats() -> { threads, answeredByThreads, droppedByThreads }
+  Napi::Value ArpStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object stats = Napi::Object::New(env);
+    stats.Set("threads", Napi::Number::New(env, static_cast<double>(arp_.Threads())));
+    stats.Set("answeredByThreads", Napi::Number::New(env, arp_.Answered()));
+    stats.Set("droppedByThreads", Napi::Number::New(env, arp_.Dropped()));
+    return stats;
+  }
+
   void Stop() {
+    arp_.StopThreads();
     if (handle_ == nullptr) return;
     uv_poll_stop(handle_);
     handle_->data = nullptr;
@@ -349,8 +601,7 @@ class PacketReader : public Napi::ObjectWrap<PacketReader> {
   static constexpr uint32_t kAnswered = 0x100;
   int fd_ = -1;
   uv_poll_t* handle_ = nullptr;
-  std::vector<uint32_t> arpAnswers_;
-  uint8_t arpMac_[6] = {0, 0, 0, 0, 0, 0};
+  ArpAnswerer arp_;
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> context_;
 };

@@ -74,8 +74,8 @@ export class ArpResponder extends Context.Service<ArpResponder, {
             senderIP: Address.formatIpv4(request.arp.senderIp),
             senderMAC: Address.formatMac(request.arp.senderMac),
             responseMAC: Address.formatMac(mac),
-            // Answered by the native reader already (the common case); otherwise (ownership just changed, or a
-            // socket without the offload) here.
+            // Answered natively already, by the reader's per-CPU ARP threads (the common case); otherwise
+            // (ownership just changed, or a socket without the offload) here.
             sent: (flaggedType & answered) !== 0 ? Result.succeed(0) : socket.sendNow(Arp.reply(request, mac))
           })
         })

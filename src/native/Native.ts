@@ -133,14 +133,29 @@ export const addPacketMembership = (
   call("setsockopt(PACKET_ADD_MEMBERSHIP)", () =>
     binding.addPacketMembership(socket.fd, socket.ifindex, Buffer.from(mac), add))
 
+/** How the reader's ARP table is being answered (see {@link Receiver.answerArp}). */
+export interface ArpAnswerStats {
+  /** Native threads of the reader answering (one per CPU; 0: no table, or their sockets could not be opened). */
+  readonly threads: number
+  /** Replies those threads sent since the reader started. */
+  readonly answeredByThreads: number
+  /** Requests the kernel dropped at those threads' sockets (a queue was full). */
+  readonly droppedByThreads: number
+}
+
 /** A running reader: `stop` ends it; `answerArp` hands it the table of IPv4 addresses it answers ARP for itself. */
 export interface Receiver {
+  /** Stops reading, and stops and joins the ARP threads (their sockets closed) before returning. */
   readonly stop: () => void
   /**
-   * ARP requests for one of `ips` (4 bytes each) are answered with `mac` inside the reader, in the same wake-up and
-   * before the frame reaches JavaScript (whose copy then carries `constants.PACKET_ANSWERED`). An empty list stops it.
+   * ARP requests for one of `ips` (4 bytes each) are answered with `mac` natively, before the frame reaches
+   * JavaScript (whose copy then carries `constants.PACKET_ANSWERED`): by threads of the reader, one per CPU, each
+   * blocked on a socket of its own that gets the requests received on its CPU, so the reply waits for neither the
+   * event loop nor V8 nor another CPU; inline in the reader's poll callback if those sockets cannot be opened. An
+   * empty list stops the threads.
    */
   readonly answerArp: (mac: Uint8Array, ips: ReadonlyArray<Uint8Array>) => void
+  readonly arpStats: () => ArpAnswerStats
 }
 
 /**
@@ -155,7 +170,8 @@ export const startReceiving = (
     const reader = new binding.PacketReader(socket.fd, onFrames)
     return {
       stop: () => reader.close(),
-      answerArp: (mac, ips) => reader.setArpAnswers(Buffer.from(mac), Buffer.concat(ips.map((ip) => Buffer.from(ip))))
+      answerArp: (mac, ips) => reader.setArpAnswers(Buffer.from(mac), Buffer.concat(ips.map((ip) => Buffer.from(ip)))),
+      arpStats: () => reader.arpStats()
     }
   })
 

@@ -49,6 +49,39 @@ describe.skipIf(gate.skip)("native addon in a namespace", () => {
       assert.strictEqual(out.phase3.client, out.phase2 + 1)
     }))
 
+  it.live("answers ARP from threads of the reader while the event loop is blocked, follows the table, joins on stop", () =>
+    Effect.gen(function*() {
+      interface Snapshot { threads: number; answeredByThreads: number; tasks: number; fds: number }
+      const out = yield* runProbe<{
+        base: { tasks: number; fds: number }
+        started: Snapshot
+        owned: { answered: number; replies: number }
+        changed: { old: number; added: number; replies: number }
+        emptied: Snapshot
+        restarted: number
+        stopped: Snapshot
+        server: Array<number>
+        answered: number
+        broadcast: number
+      }>("arpThread")
+      // A table starts one thread per CPU, each with a socket of its own, and one eventfd to stop them.
+      assert.isAtLeast(out.started.threads, 1)
+      assert.strictEqual(out.started.tasks, out.base.tasks + out.started.threads)
+      assert.strictEqual(out.started.fds, out.base.fds + out.started.threads + 1)
+      // Answered while the main thread spun, and exactly once on the wire.
+      assert.strictEqual(out.owned.answered, 1)
+      assert.strictEqual(out.owned.replies, 1)
+      // The table moved to another address: the old one is no longer answered, the new one is.
+      assert.deepStrictEqual(out.changed, { old: 1, added: 2, replies: 2 })
+      // JS saw every request; the answered ones flagged.
+      const { answered: A, broadcast: B } = out
+      assert.deepStrictEqual(out.server, [B | A, B, B | A])
+      // An empty table stops the thread and releases its fds; a new table starts one again; stop joins it.
+      assert.deepStrictEqual([out.emptied.threads, out.emptied.tasks, out.emptied.fds], [0, out.base.tasks, out.base.fds])
+      assert.strictEqual(out.restarted, out.started.threads)
+      assert.deepStrictEqual([out.stopped.threads, out.stopped.tasks, out.stopped.fds], [0, out.base.tasks, out.base.fds])
+    }))
+
   it.live("sends a frame on one end of a veth pair and receives it on the other; a rejecting filter hides it", () =>
     Effect.gen(function*() {
       const out = yield* runProbe<{
@@ -74,8 +107,9 @@ describe.skipIf(gate.skip)("native addon in a namespace", () => {
 
   it.live("opens and closes 100 sockets and readers without leaking file descriptors", () =>
     Effect.gen(function*() {
-      const out = yield* runProbe<{ before: number; after: number; maxOpen: number }>("fds")
+      const out = yield* runProbe<{ before: number; after: number; maxOpen: number; tasksBefore: number; tasksAfter: number }>("fds")
       assert.strictEqual(out.after, out.before)
+      assert.strictEqual(out.tasksAfter, out.tasksBefore) // every ARP thread joined
       assert.strictEqual(out.maxOpen, out.before + 1) // the loop really held one socket open at a time
     }))
 
