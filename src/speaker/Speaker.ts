@@ -40,7 +40,10 @@ export interface SpeakerOptions {
   readonly healthProbePort: number
   /** Address both listen on (MetalLB binds the probes to 127.0.0.1, metrics to all). */
   readonly listenHost?: string | undefined
-  /** Quiet time that merges a burst of changes into one pass (default 20 ms). */
+  /**
+   * Quiet time that merges a burst of changes into one pass (default 5 ms: it is added to every announcement; a
+   * longer burst still costs one pass at a time, with at most one more queued).
+   */
   readonly coalesce?: Duration.Input | undefined
   /** A pass runs at least this often, retrying failed writes (default 10 s). */
   readonly resync?: Duration.Input | undefined
@@ -209,7 +212,7 @@ export const start = (
 
     // Every input change lands in a one-slot queue; the loop waits `coalesce` after the first, then runs one pass.
     const kick = yield* Queue.sliding<void>(1)
-    const coalesce = Duration.fromInputUnsafe(options.coalesce ?? "20 millis")
+    const coalesce = Duration.fromInputUnsafe(options.coalesce ?? "5 millis")
     const trigger = (stream: Stream.Stream<unknown, unknown>) =>
       stream.pipe(Stream.runForEach(() => Queue.offer(kick, undefined)), Effect.ignore, Effect.forkScoped)
     yield* trigger(services.changes)
