@@ -10,12 +10,12 @@
 // speak to this server's subset of the API).
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { join, relative, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { bundleCli, nodeFlags } from "../scripts/bundle.ts"
 import { crdFiles } from "../src/config/CrdGen.ts"
 import { startApiServer } from "../src/testing/apiserver/Server.ts"
+import { freePort } from "../src/testing/FreePort.ts"
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -31,17 +31,6 @@ const nodeOptionsIndex = process.argv.indexOf("--node-options")
 const controllerFlags = nodeOptionsIndex < 0 ? [...nodeFlags] : (process.argv[nodeOptionsIndex + 1] ?? "").split(" ").filter((f) => f !== "")
 const source = process.argv.includes("--source")
 const entry = source ? join(root, "src/cli/main.ts") : await bundleCli()
-
-const freePort = (): Promise<number> =>
-  new Promise((done, fail) => {
-    const s = createServer()
-    s.once("error", fail)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      const port = typeof a === "object" && a !== null ? a.port : 0
-      s.close(() => done(port))
-    })
-  })
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -21,7 +21,6 @@
 // reports the shipped mode when it ran (else the first mode run) and the source figures beside it when measured.
 import { spawn } from "node:child_process"
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Scope } from "effect"
@@ -29,6 +28,7 @@ import { crdFiles } from "../src/config/CrdGen.ts"
 import { bundleCli, bundlePath, nodeFlags as shippedFlags, root } from "../scripts/bundle.ts"
 import { type ApiServer, startApiServer } from "../src/testing/apiserver/Server.ts"
 import * as BgpRouter from "../src/testing/BgpRouter.ts"
+import { freePort } from "../src/testing/FreePort.ts"
 
 const node = process.execPath
 const argv = process.argv.slice(2)
@@ -265,17 +265,6 @@ const startRouters = async (count: number) => {
   )
   return { routers, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((done, fail) => {
-    const s = createServer()
-    s.once("error", fail)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      const port = typeof a === "object" && a !== null ? a.port : 0
-      s.close(() => done(port))
-    })
-  })
 
 // ---------------------------------------------------------------------------------------------------------------
 // One measurement.

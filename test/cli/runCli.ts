@@ -3,7 +3,6 @@
  * that a suite can start several runs at once (each costs a Node start-up).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { createServer } from "node:net"
 import { resolve } from "node:path"
 
 const root = resolve(import.meta.dirname, "../..")
@@ -50,17 +49,7 @@ export const cliTimeout = { timeout: 90_000 }
 
 export const fixture = (...parts: ReadonlyArray<string>): string => `test/config/fixtures/${parts.join("/")}`
 
-/** A port free on 127.0.0.1 now (for a flag that needs a number up front). */
-export const freePort = (): Promise<number> =>
-  new Promise((done, fail) => {
-    const s = createServer()
-    s.once("error", fail)
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      s.close(() => done(port))
-    })
-  })
+export { freePort } from "../../src/testing/FreePort.ts"
 
 /** A long-running `metallb` command (controller, speaker) as a child process, its output collected. */
 export interface CliChild {

@@ -63,7 +63,9 @@ export const frrRouter = (o: FrrOptions = {}): string => {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// metallb.io objects
+// metallb.io objects (the BGPPeer, BGPAdvertisement and BFDProfile specs as written; the rest from bgpObjects.ts)
+
+export { community as communityAliases, passwordSecret } from "./bgpObjects.ts"
 
 const meta = (name: string) => ({ name, namespace: NS })
 
@@ -79,22 +81,6 @@ export const bgpAdvertisement = (name: string, spec: JsonObject): JsonObject => 
   kind: "BGPAdvertisement",
   metadata: meta(name),
   spec
-})
-
-/** The Secret a BGPPeer's passwordSecret names (MetalLB wants type basic-auth and the key `password`). */
-export const passwordSecret = (name: string, password: string): JsonObject => ({
-  apiVersion: "v1",
-  kind: "Secret",
-  metadata: meta(name),
-  type: "kubernetes.io/basic-auth",
-  data: { password: Buffer.from(password).toString("base64") }
-})
-
-export const communityAliases = (name: string, aliases: Readonly<Record<string, string>>): JsonObject => ({
-  apiVersion: "metallb.io/v1beta1",
-  kind: "Community",
-  metadata: meta(name),
-  spec: { communities: Object.entries(aliases).map(([alias, value]) => ({ name: alias, value })) }
 })
 
 export const bfdProfile = (name: string, spec: JsonObject): JsonObject => ({
