@@ -1,5 +1,5 @@
 // `npm run bench -- footprint [--runs N] [--mode shipped|bundle|source|all] [--node-flags "..."] [--settle MS]
-//  [--only NAME] [--bare-objects] [--quick] [--log-level LEVEL] [--child-log FILE] [--timeout S] [--requests]`
+//  [--only NAME] [--bare-objects] [--quick] [--log-level LEVEL] [--child-log FILE] [--timeout S] [--requests] [--smaps]`
 //
 // Resident memory of the shipped programs (`metallb speaker`, `metallb controller`) against the in-memory API server
 // (started in this process):
@@ -10,6 +10,8 @@
 //   controller10k  the controller with 10,000 LoadBalancer Services whose IPs it finds assigned (as after a restart:
 //                  it rebuilds its allocation from their statuses and checks each against the pools). Allocating
 //                  10,000 from scratch takes the in-memory API server minutes (each Service write scans them all).
+//   controllerIdle the controller with no Services (only with `--only controllerIdle`: the baseline of the above).
+// `--smaps` splits each RSS into anonymous memory (heaps, malloc) and file pages (the `node` binary, libraries).
 // Both run with --disable-layer2 (the scenarios are BGP; layer 2 would open packet sockets and send heartbeats on
 // this machine's real interfaces) and their metrics and health ports on 127.0.0.1.
 //
@@ -365,6 +367,11 @@ const measure = async (s: Scenario, launch: Launch): Promise<Sample> => {
           samples.push(statusKb(pid, "VmRSS"))
           await sleep(400)
         }
+        if (argv.includes("--smaps")) {
+          const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8")
+          const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? Number.NaN)
+          console.log(`${s.name} smaps: Rss ${mib(kb("Rss"))} Anonymous ${mib(kb("Anonymous"))} file ${mib(kb("Rss") - kb("Anonymous"))} Shared ${mib(kb("Shared_Clean") + kb("Shared_Dirty"))}`)
+        }
         if (argv.includes("--requests")) {
           const counts = new Map<string, number>()
           for (const r of server.requests().filter((x) => x.token === `footprint-${s.name}`)) {
@@ -398,7 +405,8 @@ const measure = async (s: Scenario, launch: Launch): Promise<Sample> => {
 const scenarios: ReadonlyArray<Scenario> = [
   { name: "speakerIdle", program: "speaker", services: 0, peers: 0 },
   { name: "speaker1k", program: "speaker", services: 1000, peers: 3 },
-  { name: "controller10k", program: "controller", services: 10_000, peers: 0 }
+  { name: "controller10k", program: "controller", services: 10_000, peers: 0 },
+  { name: "controllerIdle", program: "controller", services: 0, peers: 0 }
 ]
 const goals: Record<string, number> = { speakerIdle: 100, speaker1k: 140, controller10k: 128 }
 
@@ -413,7 +421,7 @@ const launches: Record<Mode, Launch & { readonly label: string }> = {
 
 const rows: Array<{ scenario: string; mode: Mode; rss: number; hwm: number; ready: number; cpu: number; routes: number | undefined }> = []
 for (const m of modes) {
-  for (const s of scenarios.filter((x) => only === undefined || x.name === only)) {
+  for (const s of scenarios.filter((x) => (only === undefined && x.name !== "controllerIdle") || x.name === only)) {
     const samples: Array<Sample> = []
     for (let r = 0; r < runs; r++) samples.push(await measure(s, launches[m]))
     const routes = samples.flatMap((x) => (x.routes === undefined ? [] : [x.routes]))
@@ -435,7 +443,7 @@ for (const m of modes) console.log(`  ${pad(m, 8)} ${launches[m].label}`)
 console.log(`${pad("scenario", 15)}${pad("mode", 9)}${pad("RSS", 8)}${pad("peak", 8)}${pad("goal", 6)}${pad("ready ms", 10)}${pad("cpu ms", 8)}routes/peer`)
 for (const r of rows) {
   const goal = goals[r.scenario] ?? Number.NaN
-  console.log(`${pad(r.scenario, 15)}${pad(r.mode, 9)}${pad(r.rss, 8)}${pad(r.hwm, 8)}${pad(`${r.rss <= goal ? "≤" : ">"}${goal}`, 6)}${pad(r.ready, 10)}${pad(r.cpu, 8)}${r.routes ?? "-"}`)
+  console.log(`${pad(r.scenario, 15)}${pad(r.mode, 9)}${pad(r.rss, 8)}${pad(r.hwm, 8)}${pad(Number.isNaN(goal) ? "-" : `${r.rss <= goal ? "≤" : ">"}${goal}`, 6)}${pad(r.ready, 10)}${pad(r.cpu, 8)}${r.routes ?? "-"}`)
 }
 const reported: Mode = modes.includes("shipped") ? "shipped" : (modes[0] ?? "shipped")
 const figure = (scenario: string, m: Mode = reported) => rows.find((r) => r.scenario === scenario && r.mode === m)?.rss ?? null

@@ -15,20 +15,21 @@ const src = join(root, "src")
 
 /**
  * What each barrel may load: folders of `src/` and packages imported directly from `src/` (their own dependencies do
- * not count). `bgp`'s session layer uses `native` (TCP_MD5SIG, TTL) and `observability` (metrics).
+ * not count). `bgp`'s session layer uses `native` (TCP_MD5SIG, TTL) and `observability` (metrics); the HTTP clients
+ * and servers take `node:http` from `platform` (loaded without undici).
  */
 export const allowances: Readonly<Record<string, { readonly folders: ReadonlyArray<string>; readonly packages: ReadonlyArray<string> }>> = {
   net: { folders: ["net"], packages: ["effect"] },
   config: { folders: ["config", "net"], packages: ["effect", "yaml"] },
   allocator: { folders: ["allocator", "net"], packages: ["effect"] },
   bgp: { folders: ["bgp", "net", "native", "observability"], packages: ["effect", "fast-check", "@metallb-ts/native"] },
-  k8s: { folders: ["k8s"], packages: ["effect", "@kubernetes/client-node"] },
-  election: { folders: ["election", "k8s"], packages: ["effect", "@kubernetes/client-node"] },
+  k8s: { folders: ["k8s", "platform"], packages: ["effect", "@kubernetes/client-node"] },
+  election: { folders: ["election", "k8s", "platform"], packages: ["effect", "@kubernetes/client-node"] },
   layer2: {
     folders: ["layer2", "net", "native", "observability"],
     packages: ["effect", "@metallb-ts/native", "raw-socket"]
   },
-  testing: { folders: ["testing"], packages: ["effect", "yaml"] }
+  testing: { folders: ["testing", "platform"], packages: ["effect", "yaml"] }
 }
 
 export interface Loaded {

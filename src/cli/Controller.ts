@@ -104,14 +104,16 @@ export const run = (args: Parsed): Effect.Effect<number> =>
       return 2
     }
     const o = parsed.success
-    const [{ KubeClient }, Logging, Controller] = yield* Effect.promise(() =>
+    const [{ KubeClient }, Logging, Controller, HeapTrimmer] = yield* Effect.promise(() =>
       Promise.all([
         import("../k8s/KubeClient.ts"),
         import("../observability/Logging.ts"),
-        import("../controller/Controller.ts")
+        import("../controller/Controller.ts"),
+        import("../platform/HeapTrimmer.ts")
       ])
     )
-    const layer = Layer.mergeAll(KubeClient.layerKubeconfig(o.kubeconfig), Logging.layer("controller", o.logLevel))
+    const logging = Logging.layer("controller", o.logLevel)
+    const layer = Layer.mergeAll(KubeClient.layerKubeconfig(o.kubeconfig), logging, HeapTrimmer.layer().pipe(Layer.provide(logging)))
     return yield* Controller.run({
       namespace: o.namespace,
       metricsPort: o.metricsPort,
@@ -129,7 +131,7 @@ export const run = (args: Parsed): Effect.Effect<number> =>
           Effect.as(1)
         )
       ),
-      Effect.provide(Logging.layer("controller", o.logLevel))
+      Effect.provide(logging)
     )
   })
 

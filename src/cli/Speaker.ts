@@ -213,7 +213,7 @@ export const run = (args: Parsed): Effect.Effect<number> =>
       return 2
     }
     const o = parsed.success
-    const [{ KubeClient }, Logging, Speaker, Layer2Plane, { BgpSession }, { BgpSpeaker }, { Bfd }] = yield* Effect.promise(() =>
+    const [{ KubeClient }, Logging, Speaker, Layer2Plane, { BgpSession }, { BgpSpeaker }, { Bfd }, HeapTrimmer] = yield* Effect.promise(() =>
       Promise.all([
         import("../k8s/KubeClient.ts"),
         import("../observability/Logging.ts"),
@@ -221,7 +221,8 @@ export const run = (args: Parsed): Effect.Effect<number> =>
         import("../speaker/Layer2Plane.ts"),
         import("../bgp/BgpSession.ts"),
         import("../bgp/BgpSpeaker.ts"),
-        import("../bgp/Bfd.ts")
+        import("../bgp/Bfd.ts"),
+        import("../platform/HeapTrimmer.ts")
       ])
     )
     const kube = KubeClient.layerKubeconfig(o.kubeconfig)
@@ -248,7 +249,7 @@ export const run = (args: Parsed): Effect.Effect<number> =>
       healthProbePort: o.healthProbePort,
       listenHost: o.listenHost
     }).pipe(
-      Effect.provide(Layer.mergeAll(plane, bgp).pipe(Layer.provideMerge(kube), Layer.provide(logging))),
+      Effect.provide(Layer.mergeAll(plane, bgp, HeapTrimmer.layer()).pipe(Layer.provideMerge(kube), Layer.provide(logging))),
       Effect.catch((error: unknown) =>
         Effect.logError("speaker stopped").pipe(
           Effect.annotateLogs({ error: error instanceof Error ? error.message : String(error) }),

@@ -4,10 +4,10 @@
  * @kubernetes/client-node in memory), and `ClientNodeTransport` for what only client-node implements (exec and
  * auth-provider plugins, proxies), loaded on demand.
  */
-import * as Http from "node:http"
 import * as Https from "node:https"
 import { readFile } from "node:fs/promises"
 import { Readable } from "node:stream"
+import { http } from "../platform/NodeHttp.ts"
 import type { Credentials } from "./KubeCredentials.ts"
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
@@ -49,8 +49,8 @@ export const make = (credentials: Credentials, now: () => number = Date.now): Ku
       rejectUnauthorized: !credentials.insecureSkipTLSVerify,
       ...(credentials.tlsServerName === undefined ? {} : { servername: credentials.tlsServerName })
     })
-    : new Http.Agent({ keepAlive: true })
-  const request = secure ? Https.request : Http.request
+    : new http.Agent({ keepAlive: true })
+  const request = secure ? Https.request : http.request
 
   let cached: { token: string; at: number } | undefined
   const token = async (): Promise<string | undefined> => {

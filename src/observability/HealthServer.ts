@@ -8,8 +8,9 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Schema } from "effect"
-import * as Http from "node:http"
+import type * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import { http } from "../platform/NodeHttp.ts"
 import * as Metrics from "./Metrics.ts"
 
 export class HealthServerError extends Schema.TaggedError<HealthServerError>()("HealthServerError", {
@@ -67,7 +68,7 @@ const make = Effect.fnUntraced(function*(options: HealthServerOptions) {
 
   const server = yield* Effect.acquireRelease(
     Effect.callback<Http.Server, HealthServerError>((resume) => {
-      const s = Http.createServer(handler)
+      const s = http.createServer(handler)
       s.once("error", (e) =>
         resume(Effect.fail(new HealthServerError({ message: `cannot listen on ${options.host}:${options.port}: ${e.message}` }))))
       s.listen(options.port, options.host, () => resume(Effect.succeed(s)))

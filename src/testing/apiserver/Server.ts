@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises"
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http"
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -27,6 +27,7 @@ import { openApiV3GroupVersion, openApiV3Root } from "./OpenApi.ts"
 import { decodeKubernetesProtobuf } from "./Protobuf.ts"
 import { Registry, type ResourceType, groupVersion } from "./Registry.ts"
 import { parseFieldSelector } from "./Selectors.ts"
+import { http } from "../../platform/NodeHttp.ts"
 import { Store, type StoreSnapshot, nameOf, namespaceOf } from "./Store.ts"
 import { type IncludeObject, toTable } from "./Table.ts"
 import { serveWatch } from "./Watch.ts"
@@ -237,7 +238,7 @@ class Running {
   constructor(options: ApiServerOptions) {
     this.options = options
     this.api = new Api(new Store(options.historyLimit ?? 1000), new Registry(), { now: () => new Date() })
-    this.server = createServer((req, res) => void this.handle(req, res))
+    this.server = http.createServer((req, res) => void this.handle(req, res))
     this.server.on("connection", (s: Socket) => {
       this.sockets.add(s)
       s.on("close", () => this.sockets.delete(s))
