@@ -9,6 +9,7 @@
  */
 import { Clock, Context, Effect, Layer, Option, PubSub, Queue, Random, Result, Schema, Scope, Stream, SubscriptionRef } from "effect"
 import * as Dgram from "node:dgram"
+import * as Metrics from "../observability/Metrics.ts"
 import * as BfdFsm from "./BfdFsm.ts"
 import * as BfdPacket from "./BfdPacket.ts"
 
@@ -45,8 +46,9 @@ const toMillis = (micros: number) => Math.max(1, Math.round(micros / 1000))
 
 /**
  * Runs one BFD session until interrupted: sends on the jittered interval, processes received packets from `inbox`,
- * and declares the session down when the detection time passes. Publishes Up/Down events. On interruption it sends
- * AdminDown so the peer stops at once rather than waiting for its detection time.
+ * and declares the session down when the detection time passes. Publishes Up/Down events and MetalLB's
+ * `metallb_bfd_*` metrics (labels `peer`, `vrf`), whose series are removed when the session ends. On interruption it
+ * sends AdminDown so the peer stops at once rather than waiting for its detection time.
  */
 export const runSession = (
   peer: string,
@@ -61,7 +63,12 @@ export const runSession = (
     let session = BfdFsm.make(config, localDiscr)
     let nextTx = yield* Clock.currentTimeMillis
     let detectAt: number | undefined
-    const send = (final: boolean) => transport.send(BfdPacket.encode(BfdFsm.packet(session, { final })))
+    const labels = { peer, vrf: "default" }
+    const send = (final: boolean) =>
+      Effect.andThen(
+        transport.send(BfdPacket.encode(BfdFsm.packet(session, { final }))),
+        Metrics.update(Metrics.bfdControlPacketOutput, labels, 1)
+      )
     const apply = Effect.fnUntraced(function*(r: BfdFsm.StepResult) {
       const before = BfdFsm.transmitInterval(session)
       session = r.session
@@ -77,14 +84,28 @@ export const runSession = (
         const random = yield* Random.next
         nextTx = Math.min(nextTx, now + toMillis(BfdFsm.jittered(after, config.detectMult, random)))
       }
-      if (r.wentUp) yield* PubSub.publish(events, { _tag: "Up", peer })
-      if (r.wentDown) yield* PubSub.publish(events, { _tag: "Down", peer, diag: session.localDiag })
+      if (r.wentUp) {
+        yield* Metrics.update(Metrics.bfdSessionUp, labels, 1)
+        yield* Metrics.update(Metrics.bfdSessionUpEvents, labels, 1)
+        yield* PubSub.publish(events, { _tag: "Up", peer })
+      }
+      if (r.wentDown) {
+        yield* Metrics.update(Metrics.bfdSessionUp, labels, 0)
+        yield* Metrics.update(Metrics.bfdSessionDownEvents, labels, 1)
+        yield* PubSub.publish(events, { _tag: "Down", peer, diag: session.localDiag })
+      }
     })
+    // Every series starts at 0, so a session that never comes up shows as down (and its counters as 0).
+    const counters = [Metrics.bfdControlPacketInput, Metrics.bfdControlPacketOutput, Metrics.bfdSessionUpEvents, Metrics.bfdSessionDownEvents]
+    for (const counter of counters) yield* Metrics.update(counter, labels, 0)
+    yield* Metrics.update(Metrics.bfdSessionUp, labels, 0)
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         const r = BfdFsm.adminDown(session)
         session = r.session
         yield* send(false)
+        yield* Metrics.remove(Metrics.bfdSessionUp, labels)
+        for (const counter of counters) yield* Metrics.remove(counter, labels)
       }))
     while (true) {
       const now = yield* Clock.currentTimeMillis
@@ -96,6 +117,7 @@ export const runSession = (
         : Queue.take(inbox).pipe(Effect.timeoutOption(wait)))
       const at = yield* Clock.currentTimeMillis
       if (Option.isSome(received)) {
+        yield* Metrics.update(Metrics.bfdControlPacketInput, labels, 1)
         const r = BfdFsm.receive(session, received.value)
         if (!r.discarded) {
           yield* apply(r)

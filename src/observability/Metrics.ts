@@ -95,14 +95,22 @@ export const bgpKeepalivesSent = Metric.counter("metallb_bgp_keepalives_sent", {
 export const bgpKeepalivesReceived = Metric.counter("metallb_bgp_keepalives_received", {
   description: "Number of BGP keepalive messages received"
 })
+// BFD, labels `peer` (the peer's address) and `vrf` (always "default"), as MetalLB's FRR mode exports them. The
+// echo and zebra counters of that mode are not exported: there is no echo mode and no zebra here.
 export const bfdSessionUp = Metric.gauge("metallb_bfd_session_up", {
   description: "BFD session state (1 is up, 0 is down)"
 })
-export const bfdSessionDownEvents = Metric.counter("metallb_bfd_session_down_events", {
-  description: "Number of times the BFD session went down"
+export const bfdControlPacketInput = Metric.counter("metallb_bfd_control_packet_input", {
+  description: "Number of received BFD control packets"
+})
+export const bfdControlPacketOutput = Metric.counter("metallb_bfd_control_packet_output", {
+  description: "Number of sent BFD control packets"
 })
 export const bfdSessionUpEvents = Metric.counter("metallb_bfd_session_up_events", {
-  description: "Number of times the BFD session came up"
+  description: "Number of BFD session up events"
+})
+export const bfdSessionDownEvents = Metric.counter("metallb_bfd_session_down_events", {
+  description: "Number of BFD session down events"
 })
 
 export type Labels = Readonly<Record<string, string>>

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, PubSub, Queue, Result, Stream, SubscriptionRef } from "effect"
+import { Clock, Effect, Fiber, Metric, PubSub, Queue, Result, Stream, SubscriptionRef } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import * as Bfd from "../../src/bgp/Bfd.ts"
 import * as BfdFsm from "../../src/bgp/BfdFsm.ts"
 import * as BfdPacket from "../../src/bgp/BfdPacket.ts"
+import * as Metrics from "../../src/observability/Metrics.ts"
 
 const u32 = fc.integer({ min: 1, max: 0xffffffff })
 const packetArb: fc.Arbitrary<BfdPacket.BfdControlPacket> = fc.record({
@@ -164,6 +165,10 @@ const pair = (cfg: BfdFsm.BfdConfig) =>
     return { link, stateA, stateB, downsA, changesA, fa, fb }
   })
 
+/** The value of session "b"'s series `name` in the exposition text. */
+const series = (text: string, name: string) =>
+  Number(new RegExp(`^${name}\\{peer="b",vrf="default"\\} (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN)
+
 describe("Bfd session loop (TestClock)", () => {
   it.effect("comes up, stays up, and detects a cut link within multiplier × interval", () =>
     Effect.gen(function*() {
@@ -243,4 +248,41 @@ describe("Bfd session loop (TestClock)", () => {
       yield* TestClock.adjust("1 millis")
       assert.strictEqual(yield* SubscriptionRef.get(p.stateA), "Down")
     }))
+
+  it.effect("exports MetalLB's BFD metrics per peer, and removes them when the session ends", () =>
+    Effect.gen(function*() {
+      // A peer that never answers: the session is there, down, sending.
+      const silent = yield* Effect.forkScoped(Bfd.runSession("c", config, 33, { send: () => Effect.void },
+        yield* Queue.unbounded<BfdPacket.BfdControlPacket>(), yield* SubscriptionRef.make<BfdPacket.BfdState>("Down"),
+        yield* PubSub.unbounded<Bfd.BfdEvent>()))
+      yield* TestClock.adjust("3 seconds")
+      let text = yield* Metrics.exposition
+      assert.match(text, /^metallb_bfd_session_up\{peer="c",vrf="default"\} 0$/m)
+      assert.match(text, /^metallb_bfd_session_up_events\{peer="c",vrf="default"\} 0$/m)
+      assert.match(text, /^metallb_bfd_control_packet_input\{peer="c",vrf="default"\} 0$/m)
+      assert.match(text, /^metallb_bfd_control_packet_output\{peer="c",vrf="default"\} [1-9]/m)
+      yield* Fiber.interrupt(silent)
+
+      const p = yield* pair(config)
+      yield* TestClock.adjust("3 seconds")
+      text = yield* Metrics.exposition
+      assert.strictEqual(series(text, "metallb_bfd_session_up"), 1)
+      assert.strictEqual(series(text, "metallb_bfd_session_up_events"), 1)
+      assert.strictEqual(series(text, "metallb_bfd_session_down_events"), 0)
+      const input = series(text, "metallb_bfd_control_packet_input")
+      const output = series(text, "metallb_bfd_control_packet_output")
+      assert.isAbove(input, 3)
+      assert.isAbove(output, 3)
+      // Sent and received are counted by the session that sends or receives: A's output is B's input.
+      assert.strictEqual(input + output, p.link.sent)
+      p.link.up = false
+      yield* TestClock.adjust("1 second")
+      text = yield* Metrics.exposition
+      assert.strictEqual(series(text, "metallb_bfd_session_up"), 0)
+      assert.strictEqual(series(text, "metallb_bfd_session_down_events"), 1)
+      yield* Fiber.interrupt(p.fa)
+      text = yield* Metrics.exposition
+      assert.notMatch(text, /^metallb_bfd_[a-z_]+\{peer="b"/m)
+      assert.match(text, /^metallb_bfd_session_up\{peer="a",vrf="default"\} 0/m, "the other session's series stay")
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })

@@ -16,6 +16,7 @@ import {
   frrRouter,
   logAfter,
   mark,
+  metricValue,
   METRICS_PORT,
   nodeNames,
   nodes,
@@ -112,7 +113,7 @@ describe.skipIf(gate.skip)("metallb speaker against FRR: failures", () => {
         bfdProfile("fast", { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 })
       )
       const speakers = new Map<string, Netns.LabProcess>()
-      for (const n of nodeNames) speakers.set(n, yield* l.startSpeaker(n, ["--bfd-port", "3784"]))
+      for (const n of nodeNames) speakers.set(n, yield* l.startSpeaker(n, [...speakerArgs, "--bfd-port", "3784"]))
       const all = nodeNames.map((n) => `192.0.2.${nodes[n]}`)
       yield* pathsFrom(frr, PREFIX, all)
       const bfdUp = eventually("BFD up with every node in FRR", frr.json<ReadonlyArray<{ readonly peer: string; readonly status: string }>>("show bfd peers", "bfdd").pipe(
@@ -122,6 +123,16 @@ describe.skipIf(gate.skip)("metallb speaker against FRR: failures", () => {
         })
       ), "30 seconds")
       yield* bfdUp
+      // Each speaker's own view, in MetalLB's BFD metrics (peer = FRR's address).
+      const bfdMetric = (node: string, name: string, want: (v: number | undefined) => boolean) =>
+        eventually(`${node}: ${name}`, metricValue(l.lab, l.hosts[node as keyof typeof l.hosts].ns, name, "192.0.2.1").pipe(
+          Effect.flatMap((v) => (want(v) ? Effect.succeed(v) : notYet(`${name} is ${v}`)))
+        ), "10 seconds")
+      for (const n of nodeNames) {
+        yield* bfdMetric(n, "metallb_bfd_session_up", (v) => v === 1)
+        yield* bfdMetric(n, "metallb_bfd_control_packet_input", (v) => (v ?? 0) > 0)
+        yield* bfdMetric(n, "metallb_bfd_control_packet_output", (v) => (v ?? 0) > 0)
+      }
 
       // How long FRR took, by its own log (microsecond stamps), from `t0` to its Cease / BFD Down to the node: BFD
       // was the cause, not the hold timer.
@@ -156,8 +167,11 @@ describe.skipIf(gate.skip)("metallb speaker against FRR: failures", () => {
       const cutFor = yield* downAfter("192.0.2.12", cutAt, from)
       yield* pathsFrom(frr, PREFIX, ["192.0.2.11", "192.0.2.13"])
       assert.isBelow(cutFor, holdMs / 3, `BFD took ${cutFor} ms; the hold time is ${holdMs} ms`)
+      // n2 heard nothing from FRR either: its session went down too.
+      yield* bfdMetric("n2", "metallb_bfd_session_down_events", (v) => (v ?? 0) >= 1)
       yield* l.lab.exec(l.hosts.n2.ns, ["ip", "link", "set", "eth0", "up"])
       yield* pathsFrom(frr, PREFIX, all, "40 seconds")
+      yield* bfdMetric("n2", "metallb_bfd_session_up", (v) => v === 1)
     })), 180_000)
 
   it.live("graceful restart: FRR keeps the route stale in its RIB and FIB while the speaker restarts (SIGTERM and crash), fresh after End-of-RIB", () =>

@@ -108,12 +108,15 @@ export const logAfter = (p: Netns.LabProcess, from: number, pattern: RegExp, wha
 export const metrics = (lab: Netns.Lab, ns: string) =>
   lab.exec(ns, ["curl", "-sf", "--max-time", "5", `http://127.0.0.1:${METRICS_PORT}/metrics`]).pipe(Effect.map((r) => r.stdout))
 
-/** `metallb_bgp_session_up{peer="…"}` of a speaker, undefined when it has no such series. */
-export const sessionUp = (lab: Netns.Lab, ns: string, peer: string) =>
+/** The value of a speaker's series `name{…peer="…"…}`, undefined when it has no such series. */
+export const metricValue = (lab: Netns.Lab, ns: string, name: string, peer: string) =>
   metrics(lab, ns).pipe(Effect.map((text) => {
-    const line = text.split("\n").find((l) => l.startsWith("metallb_bgp_session_up{") && l.includes(`peer="${peer}"`))
+    const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(`peer="${peer}"`))
     return line === undefined ? undefined : Number(line.split(" ").at(-1))
   }))
+
+/** `metallb_bgp_session_up{peer="…"}` of a speaker. */
+export const sessionUp = (lab: Netns.Lab, ns: string, peer: string) => metricValue(lab, ns, "metallb_bgp_session_up", peer)
 
 /** The namespace's TcpExt counters (/proc/net/netstat is per network namespace). */
 export const tcpExt = (lab: Netns.Lab, ns: string) =>
