@@ -18,7 +18,6 @@
  */
 import { Cause, Duration, Effect, Exit, Schema, type Scope, Stream } from "effect"
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
-import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -76,17 +75,6 @@ const installManifests = (): string =>
       .toSorted()
       .map((f) => readFileSync(join(manifestsDir, "crds", f), "utf8"))
   ].join("\n---\n")
-
-const freePort = (): Effect.Effect<number, SandboxError> =>
-  Effect.callback<number, SandboxError>((resume) => {
-    const server = net.createServer()
-    server.once("error", (e) => resume(Effect.fail(new SandboxError({ message: `no free port: ${e.message}` }))))
-    server.listen({ host: "127.0.0.1", port: 0 }, () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resume(Effect.succeed(port)))
-    })
-  })
 
 const externalIpOf = (api: ApiServer): string | undefined => {
   const svc = api.objects.get("v1", "Service", "default", "nginx") as
@@ -340,7 +328,9 @@ export const run = (options: SandboxOptions): Effect.Effect<SandboxSummary, Sand
 
     const kubeconfig = (token: string) =>
       Effect.tryPromise({ try: () => api.kubeconfigWithToken(token), catch: (e) => new SandboxError({ message: `kubeconfig: ${String(e)}` }) })
-    const common = ["--namespace", Scenario.namespace, "--port", "0"]
+    // Port 0 everywhere: metrics off, health and BFD on a port the kernel picks (logged at startup), so nothing the
+    // sandbox picks ahead can be taken by another process before the child binds it.
+    const common = ["--namespace", Scenario.namespace, "--port", "0", "--health-probe-port", "0"]
     const controller = yield* Children.start(
       "controller",
       [
@@ -353,8 +343,6 @@ export const run = (options: SandboxOptions): Effect.Effect<SandboxSummary, Sand
         "127.0.0.1",
         "--kubeconfig",
         yield* kubeconfig("metallb-controller"),
-        "--health-probe-port",
-        String(yield* freePort()),
         "--pod-name",
         "controller-sandbox"
       ],
@@ -375,8 +363,6 @@ export const run = (options: SandboxOptions): Effect.Effect<SandboxSummary, Sand
             `speaker-${node.name}`,
             "--kubeconfig",
             yield* kubeconfig(`metallb-speaker-${node.name}`),
-            "--health-probe-port",
-            String(yield* freePort()),
             "--bfd-port",
             "0"
           ],

@@ -164,8 +164,7 @@ describe("metallb controller (the program)", () => {
   }, 60_000)
 
   it("exits 1 with a JSON error line when the kubeconfig cannot be loaded", async () => {
-    const [healthPort] = [await freePort()]
-    const child = startCli(["controller", "--kubeconfig", join(dir, "missing.yaml"), "--port", "0", "--health-probe-port", String(healthPort), "--webhook-mode", "disabled"])
+    const child = startCli(["controller", "--kubeconfig", join(dir, "missing.yaml"), "--port", "0", "--health-probe-port", "0", "--webhook-mode", "disabled"])
     assert.strictEqual(await child.exited, 1)
     const last = JSON.parse(child.stdout().trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>
     assert.strictEqual(last["msg"], "controller stopped")
